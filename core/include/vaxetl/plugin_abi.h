@@ -35,6 +35,9 @@
  *   row, field, code and severity, and carries on. VAXETL_SEVERITY_ERROR rejects the row,
  *   VAXETL_SEVERITY_HOLD holds it (kept, not loaded, with a reason), VAXETL_SEVERITY_WARNING
  *   keeps it. A status other than VAXETL_OK / VAXETL_END_OF_STREAM fails the whole input.
+ *   When a source's open() or next_batch() returns VAXETL_INVALID_DATA (the input is refused
+ *   whole), findings it reported during that call describe the file: their `row` is the
+ *   input line number (0 when no line applies), and they become the error file's lines.
  *
  * PHI: messages given to log() and report() must never contain a value from a record.
  * Name the field, its position and the rule; the error file carries the record itself.

@@ -1,0 +1,84 @@
+#include "error_file.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace vaxetl {
+
+namespace fs = std::filesystem;
+
+std::string ErrorFileWriter::file_name(const std::string& input_name, int64_t epoch_millis) {
+  const std::time_t seconds = static_cast<std::time_t>(epoch_millis / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char stamp[96];
+  std::snprintf(stamp, sizeof(stamp), "_%04d-%02d-%02d_%02d.%02d.%02d.%03d_error.txt",
+                utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                utc.tm_sec, static_cast<int>(epoch_millis % 1000));
+  return input_name + stamp;
+}
+
+ErrorFileWriter::ErrorFileWriter(const std::string& directory, const std::string& input_name)
+    : file_(nullptr, &std::fclose) {
+  fs::create_directories(directory);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const std::string name = file_name(input_name, millis);
+  final_path_ = (fs::path(directory) / name).string();
+  partial_path_ = (fs::path(directory) / ("." + name + ".partial")).string();
+  file_.reset(std::fopen(partial_path_.c_str(), "wb"));
+  if (!file_) throw std::runtime_error("cannot create error file in " + directory);
+  std::fwrite(kHeader.data(), 1, kHeader.size(), file_.get());
+  std::fputc('\n', file_.get());
+}
+
+ErrorFileWriter::~ErrorFileWriter() {
+  if (!published_ && file_) {
+    file_.reset();
+    std::error_code ec;
+    fs::remove(partial_path_, ec);
+  }
+}
+
+// Delimiters and line ends inside a cell would break the line structure.
+void ErrorFileWriter::write_clean(std::string_view text) {
+  for (char c : text) {
+    const char out = (c == '|' || c == '\n' || c == '\r') ? ' ' : c;
+    std::fputc(out, file_.get());
+  }
+}
+
+void ErrorFileWriter::add(uint64_t line, std::string_view vax_event_id, uint32_t field_position,
+                          std::string_view field_name, char severity, std::string_view code,
+                          std::string_view message, std::string_view original_record) {
+  std::fprintf(file_.get(), "%llu|", static_cast<unsigned long long>(line));
+  write_clean(vax_event_id);
+  std::fputc('|', file_.get());
+  if (field_position > 0) std::fprintf(file_.get(), "%u", field_position);
+  std::fputc('|', file_.get());
+  write_clean(field_name);
+  std::fprintf(file_.get(), "|%c|", severity);
+  write_clean(code);
+  std::fputc('|', file_.get());
+  write_clean(message);
+  std::fputc('|', file_.get());
+  for (char c : original_record) std::fputc(c == '\n' || c == '\r' ? ' ' : c, file_.get());
+  std::fputc('\n', file_.get());
+  ++lines_;
+}
+
+std::string ErrorFileWriter::publish() {
+  if (published_) return final_path_;
+  if (std::fflush(file_.get()) != 0 || ::fsync(fileno(file_.get())) != 0)
+    throw std::runtime_error("cannot write error file " + final_path_);
+  file_.reset();
+  fs::rename(partial_path_, final_path_);
+  published_ = true;
+  return final_path_;
+}
+
+}  // namespace vaxetl

@@ -1,0 +1,396 @@
+#include "pipeline.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+namespace vaxetl {
+
+namespace fs = std::filesystem;
+
+std::string SourceLocation::str() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+namespace {
+
+std::string join_lines(const std::vector<std::string>& problems) {
+  std::string text;
+  for (const auto& p : problems) {
+    if (!text.empty()) text += "\n";
+    text += p;
+  }
+  return text;
+}
+
+}  // namespace
+
+PipelineError::PipelineError(std::vector<std::string> problems)
+    : std::runtime_error(join_lines(problems)), problems_(std::move(problems)) {}
+
+EnvironmentLookup process_environment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    if (const char* value = std::getenv(name.c_str())) return std::string(value);
+    return std::nullopt;
+  };
+}
+
+std::string interpolate(const std::string& text, const EnvironmentLookup& env) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$' || i + 1 >= text.size()) {
+      out += text[i];
+      continue;
+    }
+    if (text[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (text[i + 1] != '{') {
+      out += text[i];
+      continue;
+    }
+    const std::size_t close = text.find('}', i + 2);
+    if (close == std::string::npos)
+      throw std::invalid_argument("unterminated '${' (write $$ for a literal dollar sign)");
+    const std::string inner = text.substr(i + 2, close - i - 2);
+    const std::size_t dash = inner.find(":-");
+    const std::string name = inner.substr(0, dash);
+    if (name.empty()) throw std::invalid_argument("empty variable name in '${}'");
+    auto value = env(name);
+    if (value && (!value->empty() || dash == std::string::npos)) {
+      out += *value;
+    } else if (dash != std::string::npos) {
+      out += inner.substr(dash + 2);
+    } else {
+      throw std::invalid_argument("environment variable " + name +
+                                  " is not set; set it or write ${" + name + ":-default}");
+    }
+    i = close;
+  }
+  return out;
+}
+
+namespace {
+
+class Parser {
+ public:
+  Parser(std::string path, const EnvironmentLookup& env) : path_(std::move(path)), env_(env) {}
+
+  PipelineSpec parse() {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(path_);
+    } catch (const YAML::BadFile&) {
+      throw PipelineError({path_ + ": cannot read the pipeline file"});
+    } catch (const YAML::ParserException& e) {
+      throw PipelineError({at(e.mark) + ": YAML syntax error: " + e.msg});
+    }
+    PipelineSpec spec;
+    spec.path = path_;
+    if (!root.IsMap()) {
+      problem(root, "a pipeline must be a mapping with source, transforms and sink");
+      throw PipelineError(problems_);
+    }
+    static const std::set<std::string> known = {"name",    "description", "plugin_paths",
+                                                "batch_size", "ledger",   "error_dir",
+                                                "source",  "transforms",  "sink"};
+    for (const auto& item : root) {
+      const std::string key = item.first.as<std::string>();
+      if (!known.count(key))
+        problem(item.first, "unknown key '" + key +
+                                "'; known keys: name, description, plugin_paths, batch_size, "
+                                "ledger, error_dir, source, transforms, sink");
+    }
+    const std::string base_dir = fs::path(path_).parent_path().string();
+    spec.name = scalar(root["name"], "name", fs::path(path_).stem().string());
+    spec.description = scalar(root["description"], "description", "");
+    spec.ledger = scalar(root["ledger"], "ledger", "var/ledger.sqlite");
+    spec.error_dir = scalar(root["error_dir"], "error_dir", "var/errors");
+    const std::string batch = scalar(root["batch_size"], "batch_size", "10000");
+    int64_t batch_size = 0;
+    const auto [end, ec] = std::from_chars(batch.data(), batch.data() + batch.size(), batch_size);
+    if (ec != std::errc{} || end != batch.data() + batch.size() || batch_size < 1 ||
+        batch_size > 1000000) {
+      problem(root["batch_size"], "batch_size must be an integer from 1 to 1000000");
+    } else {
+      spec.batch_size = static_cast<uint32_t>(batch_size);
+    }
+    if (const auto paths = root["plugin_paths"]) {
+      if (!paths.IsSequence()) {
+        problem(paths, "plugin_paths must be a list of directories");
+      } else {
+        for (const auto& p : paths) {
+          std::string dir = scalar(p, "plugin_paths entry", "");
+          if (!dir.empty() && fs::path(dir).is_relative())
+            dir = (fs::path(base_dir.empty() ? "." : base_dir) / dir).lexically_normal().string();
+          if (!dir.empty()) spec.plugin_paths.push_back(dir);
+        }
+      }
+    }
+    spec.source = stage(root, "source");
+    spec.sink = stage(root, "sink");
+    if (const auto transforms = root["transforms"]) {
+      if (!transforms.IsSequence()) {
+        problem(transforms, "transforms must be a list of stages");
+      } else {
+        for (std::size_t i = 0; i < transforms.size(); ++i)
+          spec.transforms.push_back(
+              stage_node(transforms[i], "transforms[" + std::to_string(i) + "]"));
+      }
+    }
+    if (!problems_.empty()) throw PipelineError(problems_);
+    return spec;
+  }
+
+ private:
+  std::string at(const YAML::Mark& mark) const {
+    return SourceLocation{path_, mark.line + 1, mark.column + 1}.str();
+  }
+  SourceLocation location(const YAML::Node& node) const {
+    const YAML::Mark mark = node.Mark();
+    return SourceLocation{path_, mark.line + 1, mark.column + 1};
+  }
+  void problem(const YAML::Node& node, const std::string& message) {
+    problems_.push_back(location(node).str() + ": " + message);
+  }
+
+  // A scalar value after interpolation, or `fallback` when absent.
+  std::string scalar(const YAML::Node& node, const std::string& what, const std::string& fallback) {
+    if (!node || node.IsNull()) return fallback;
+    if (!node.IsScalar()) {
+      problem(node, what + " must be a single value, not a list or mapping");
+      return fallback;
+    }
+    try {
+      return interpolate(node.Scalar(), env_);
+    } catch (const std::invalid_argument& e) {
+      problem(node, what + ": " + e.what());
+      return fallback;
+    }
+  }
+
+  StageSpec stage(const YAML::Node& root, const std::string& role) {
+    const auto node = root[role];
+    if (!node) {
+      problems_.push_back(path_ + ":1:1: the pipeline has no " + role + " stage");
+      return {};
+    }
+    return stage_node(node, role);
+  }
+
+  StageSpec stage_node(const YAML::Node& node, const std::string& role) {
+    StageSpec stage;
+    stage.role = role;
+    stage.location = location(node);
+    if (!node.IsMap()) {
+      problem(node, role + " must be a mapping with plugin, version and config");
+      return stage;
+    }
+    for (const auto& item : node) {
+      const std::string key = item.first.as<std::string>();
+      if (key != "plugin" && key != "version" && key != "config")
+        problem(item.first, role + ": unknown key '" + key + "'; known keys: plugin, version, config");
+    }
+    stage.plugin = scalar(node["plugin"], role + ".plugin", "");
+    if (stage.plugin.empty()) problem(node, role + " names no plugin (add 'plugin: <name>')");
+    stage.version_constraint = scalar(node["version"], role + ".version", "*");
+    if (const auto config = node["config"]) {
+      if (!config.IsMap() && !config.IsNull()) {
+        problem(config, role + ".config must be a mapping of option: value");
+      } else if (config.IsMap()) {
+        for (const auto& item : config) {
+          ConfigValue value;
+          value.key = item.first.as<std::string>();
+          value.location = location(item.second.IsNull() ? item.first : item.second);
+          value.value = scalar(item.second, role + ".config." + value.key, "");
+          stage.config.push_back(std::move(value));
+        }
+      }
+    }
+    return stage;
+  }
+
+  std::string path_;
+  const EnvironmentLookup& env_;
+  std::vector<std::string> problems_;
+};
+
+const char* type_name(vaxetl_config_type type) {
+  switch (type) {
+    case VAXETL_CONFIG_STRING: return "string";
+    case VAXETL_CONFIG_INT: return "integer";
+    case VAXETL_CONFIG_BOOL: return "boolean (true or false)";
+    case VAXETL_CONFIG_ENUM: return "one of a fixed set of values";
+    case VAXETL_CONFIG_PATH: return "path";
+    case VAXETL_CONFIG_DOUBLE: return "number";
+  }
+  return "value";
+}
+
+bool value_has_type(const ConfigFieldSpec& field, const std::string& value) {
+  switch (field.type) {
+    case VAXETL_CONFIG_INT: {
+      int64_t parsed = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+      return ec == std::errc{} && end == value.data() + value.size();
+    }
+    case VAXETL_CONFIG_DOUBLE: {
+      double parsed = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+      return ec == std::errc{} && end == value.data() + value.size();
+    }
+    case VAXETL_CONFIG_BOOL:
+      return value == "true" || value == "false";
+    case VAXETL_CONFIG_ENUM:
+      return std::find(field.allowed_values.begin(), field.allowed_values.end(), value) !=
+             field.allowed_values.end();
+    default:
+      return true;
+  }
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+void bind_config(BoundStage& stage, std::vector<std::string>& problems) {
+  const LoadedPlugin& plugin = *stage.plugin;
+  std::vector<std::string> known;
+  for (const auto& f : plugin.config_fields) known.push_back(f.name);
+  for (const auto& value : stage.spec.config) {
+    auto field = std::find_if(plugin.config_fields.begin(), plugin.config_fields.end(),
+                              [&](const ConfigFieldSpec& f) { return f.name == value.key; });
+    if (field == plugin.config_fields.end()) {
+      problems.push_back(value.location.str() + ": " + stage.spec.role + ": " + plugin.label() +
+                         " has no config key '" + value.key + "'; known keys: " +
+                         (known.empty() ? "(none)" : join(known)));
+      continue;
+    }
+    if (!value_has_type(*field, value.value)) {
+      std::string message = value.location.str() + ": " + stage.spec.role + ".config." +
+                            value.key + " must be a " + type_name(field->type);
+      if (field->type == VAXETL_CONFIG_ENUM) message += ": " + join(field->allowed_values);
+      problems.push_back(message);
+      continue;
+    }
+    stage.config.emplace_back(value.key, value.value);
+  }
+  for (const auto& field : plugin.config_fields) {
+    const bool given = std::any_of(stage.config.begin(), stage.config.end(),
+                                   [&](const auto& kv) { return kv.first == field.name; });
+    const bool mentioned = std::any_of(stage.spec.config.begin(), stage.spec.config.end(),
+                                       [&](const ConfigValue& v) { return v.key == field.name; });
+    if (given || mentioned) continue;
+    if (field.default_value) {
+      stage.config.emplace_back(field.name, *field.default_value);
+    } else if (field.required) {
+      problems.push_back(stage.spec.location.str() + ": " + stage.spec.role + ": " +
+                         plugin.label() + " needs config key '" + field.name + "' (" +
+                         field.description + ")");
+    }
+  }
+}
+
+}  // namespace
+
+PipelineSpec parse_pipeline(const std::string& path, const EnvironmentLookup& env) {
+  return Parser(path, env).parse();
+}
+
+std::vector<std::string> plugin_search_path(const PipelineSpec& spec) {
+  std::vector<std::string> paths = spec.plugin_paths;
+  for (auto& p : default_plugin_search_path())
+    if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(std::move(p));
+  return paths;
+}
+
+BoundPipeline bind_pipeline(const PipelineSpec& spec, PluginRegistry& registry) {
+  BoundPipeline bound;
+  bound.spec = spec;
+  std::vector<std::string> problems;
+
+  auto bind = [&](const StageSpec& stage_spec, vaxetl_plugin_kind kind) {
+    BoundStage stage;
+    stage.spec = stage_spec;
+    auto constraint = VersionConstraint::parse(stage_spec.version_constraint);
+    if (!constraint) {
+      problems.push_back(stage_spec.location.str() + ": " + stage_spec.role + ".version '" +
+                         stage_spec.version_constraint +
+                         "' is not a version constraint (examples: ^7.2, ~7.2.1, 7.2.0, >=7.2, *)");
+      return stage;
+    }
+    try {
+      stage.plugin = registry.resolve(stage_spec.plugin, *constraint);
+    } catch (const PluginError& e) {
+      problems.push_back(stage_spec.location.str() + ": " + stage_spec.role + ": " + e.what());
+      return stage;
+    }
+    if (stage.plugin->kind != kind) {
+      problems.push_back(stage_spec.location.str() + ": " + stage_spec.role + ": plugin '" +
+                         stage_spec.plugin + "' is a " + kind_name(stage.plugin->kind) +
+                         ", not a " + kind_name(kind));
+      stage.plugin.reset();
+      return stage;
+    }
+    bind_config(stage, problems);
+    return stage;
+  };
+
+  bound.source = bind(spec.source, VAXETL_KIND_SOURCE);
+  for (const auto& t : spec.transforms) bound.transforms.push_back(bind(t, VAXETL_KIND_TRANSFORM));
+  bound.sink = bind(spec.sink, VAXETL_KIND_SINK);
+
+  // Column flow: every required column must come from an earlier stage.
+  if (bound.source.plugin) {
+    std::vector<std::string> available;
+    for (const auto& c : bound.source.plugin->produces) available.push_back(c.name);
+    auto check = [&](const BoundStage& stage) {
+      if (!stage.plugin) return;
+      for (const auto& column : stage.plugin->consumes) {
+        if (!column.required) continue;
+        if (std::find(available.begin(), available.end(), column.name) == available.end())
+          problems.push_back(stage.spec.location.str() + ": " + stage.spec.role + ": " +
+                             stage.plugin->label() + " needs column '" + column.name +
+                             "', which no earlier stage produces");
+      }
+      for (const auto& column : stage.plugin->produces)
+        if (std::find(available.begin(), available.end(), column.name) == available.end())
+          available.push_back(column.name);
+    };
+    for (const auto& t : bound.transforms) check(t);
+    check(bound.sink);
+  }
+  if (!problems.empty()) throw PipelineError(problems);
+  return bound;
+}
+
+std::string describe(const BoundPipeline& pipeline) {
+  std::string text = "pipeline " + pipeline.spec.name + " (" + pipeline.spec.path + ")\n";
+  auto stage_text = [&](const BoundStage& stage) {
+    text += "  " + stage.spec.role + ": " + stage.plugin->label() + " from " + stage.plugin->path + "\n";
+    for (const auto& [key, value] : stage.config) {
+      bool secret = false;
+      for (const auto& f : stage.plugin->config_fields)
+        if (f.name == key) secret = f.secret;
+      text += "    " + key + ": " + (secret ? std::string("********") : value) + "\n";
+    }
+  };
+  stage_text(pipeline.source);
+  for (const auto& t : pipeline.transforms) stage_text(t);
+  stage_text(pipeline.sink);
+  text += "  batch_size: " + std::to_string(pipeline.spec.batch_size) + "\n";
+  text += "  ledger: " + pipeline.spec.ledger + "\n";
+  text += "  error_dir: " + pipeline.spec.error_dir + "\n";
+  return text;
+}
+
+}  // namespace vaxetl

@@ -1,0 +1,662 @@
+#include "runner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "error_file.hpp"
+#include "file_digest.hpp"
+#include "vaxetl/sdk/batch.hpp"
+#include "vaxetl/sdk/canonical_record.hpp"
+
+namespace vaxetl {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* status_name(vaxetl_status status) {
+  switch (status) {
+    case VAXETL_OK: return "OK";
+    case VAXETL_END_OF_STREAM: return "END_OF_STREAM";
+    case VAXETL_RETRY: return "RETRY";
+    case VAXETL_INVALID_CONFIG: return "INVALID_CONFIG";
+    case VAXETL_INVALID_DATA: return "INVALID_DATA";
+    case VAXETL_IO_ERROR: return "IO_ERROR";
+    case VAXETL_INTERNAL: return "INTERNAL";
+    case VAXETL_FATAL: return "FATAL";
+  }
+  return "UNKNOWN_STATUS";
+}
+
+// A plugin call that did not succeed; the message is safe to log (plugins must keep PHI out).
+class StageFailure : public std::runtime_error {
+ public:
+  StageFailure(vaxetl_status status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
+  vaxetl_status status() const noexcept { return status_; }
+
+ private:
+  vaxetl_status status_;
+};
+
+struct Finding {
+  int64_t row = 0;
+  uint32_t field_position = 0;
+  std::string field_name;
+  std::string code;
+  vaxetl_severity severity = VAXETL_SEVERITY_ERROR;
+  std::string message;
+};
+
+// The host side of one stage: its callbacks and the findings it reported during a call.
+class StageHost {
+ public:
+  explicit StageHost(const LoadedPlugin& plugin) : logger_name_("plugin." + plugin.name) {
+    api_.struct_size = sizeof(api_);
+    api_.abi_major = VAXETL_ABI_MAJOR;
+    api_.abi_minor = VAXETL_ABI_MINOR;
+    api_.context = this;
+    api_.log = &StageHost::log;
+    api_.report = &StageHost::report;
+  }
+  StageHost(const StageHost&) = delete;
+  StageHost& operator=(const StageHost&) = delete;
+
+  const vaxetl_host_api* api() const noexcept { return &api_; }
+  std::vector<Finding> take_findings() { return std::exchange(findings_, {}); }
+
+ private:
+  static void log(void* context, uint32_t level, const char* message) {
+    auto* self = static_cast<StageHost*>(context);
+    const auto spd_level = level >= VAXETL_LOG_ERROR  ? spdlog::level::err
+                           : level == VAXETL_LOG_WARN ? spdlog::level::warn
+                           : level == VAXETL_LOG_INFO ? spdlog::level::info
+                                                      : spdlog::level::debug;
+    spdlog::log(spd_level, "[{}] {}", self->logger_name_, message ? message : "");
+  }
+  static void report(void* context, const vaxetl_finding* f) {
+    if (f == nullptr) return;
+    auto* self = static_cast<StageHost*>(context);
+    Finding finding;
+    finding.row = f->row;
+    finding.field_position = f->field_position;
+    finding.field_name = f->field_name ? f->field_name : "";
+    finding.code = f->code ? f->code : "UNSPECIFIED";
+    finding.severity = static_cast<vaxetl_severity>(f->severity);
+    finding.message = f->message ? f->message : "";
+    self->findings_.push_back(std::move(finding));
+  }
+
+  std::string logger_name_;
+  vaxetl_host_api api_{};
+  std::vector<Finding> findings_;
+};
+
+// Checks a plugin call's status; anything but OK (and END_OF_STREAM where allowed) throws.
+void check(const LoadedPlugin& plugin, const char* function, vaxetl_status status,
+           const vaxetl_error& err, bool end_allowed = false) {
+  if (status == VAXETL_OK || (end_allowed && status == VAXETL_END_OF_STREAM)) return;
+  const std::string message(err.message, strnlen(err.message, sizeof(err.message)));
+  if (message.empty()) {
+    throw StageFailure(status, plugin.label() + " returned " + status_name(status) + " from " +
+                                   function +
+                                   " without an error message; this is a defect in the plugin, "
+                                   "report it to its vendor" +
+                                   (plugin.origin.empty() ? "" : " (" + plugin.origin + ")"));
+  }
+  throw StageFailure(status, plugin.label() + ": " + function + " failed (" +
+                                 status_name(status) + "): " + message);
+}
+
+// Repeats a call that answers RETRY a few times with growing pauses.
+template <class Call>
+vaxetl_status with_retry(Call&& call) {
+  vaxetl_status status = call();
+  for (int attempt = 0; status == VAXETL_RETRY && attempt < 4; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 << (2 * attempt)));
+    status = call();
+  }
+  return status;
+}
+
+// A plugin instance, created from a bound stage and destroyed with this object.
+class StageInstance {
+ public:
+  explicit StageInstance(const BoundStage& stage) : plugin_(*stage.plugin), host_(plugin_) {
+    std::vector<vaxetl_config_entry> entries;
+    for (const auto& [key, value] : stage.config) entries.push_back({key.c_str(), value.c_str()});
+    vaxetl_create_params params{};
+    params.struct_size = sizeof(params);
+    params.host = host_.api();
+    params.config = entries.data();
+    params.config_count = static_cast<uint32_t>(entries.size());
+    params.plugin_dir = plugin_.directory.c_str();
+    vaxetl_error err{};
+    vaxetl_status status = VAXETL_INTERNAL;
+    switch (plugin_.kind) {
+      case VAXETL_KIND_SOURCE: status = plugin_.source->create(&params, &instance_, &err); break;
+      case VAXETL_KIND_TRANSFORM: status = plugin_.transform->create(&params, &instance_, &err); break;
+      case VAXETL_KIND_SINK: status = plugin_.sink->create(&params, &instance_, &err); break;
+    }
+    check(plugin_, "create", status, err);
+  }
+  ~StageInstance() {
+    if (instance_ == nullptr) return;
+    switch (plugin_.kind) {
+      case VAXETL_KIND_SOURCE:
+        if (plugin_.source->close) plugin_.source->close(instance_);
+        plugin_.source->destroy(instance_);
+        break;
+      case VAXETL_KIND_TRANSFORM: plugin_.transform->destroy(instance_); break;
+      case VAXETL_KIND_SINK: plugin_.sink->destroy(instance_); break;
+    }
+  }
+  StageInstance(const StageInstance&) = delete;
+  StageInstance& operator=(const StageInstance&) = delete;
+
+  const LoadedPlugin& plugin() const noexcept { return plugin_; }
+  StageHost& host() noexcept { return host_; }
+  void* handle() const noexcept { return instance_; }
+
+ private:
+  const LoadedPlugin& plugin_;
+  StageHost host_;
+  void* instance_ = nullptr;
+};
+
+void release(ArrowArray& array) {
+  if (array.release != nullptr) array.release(&array);
+}
+void release(ArrowSchema& schema) {
+  if (schema.release != nullptr) schema.release(&schema);
+}
+
+// Owns schemas for the duration of a run.
+struct SchemaHolder {
+  std::deque<ArrowSchema> schemas;
+  ~SchemaHolder() {
+    for (auto& s : schemas) release(s);
+  }
+  ArrowSchema* fresh() { return &schemas.emplace_back(ArrowSchema{}); }
+};
+
+// One batch on its way through the pipeline: the arrays each stage produced (transforms may
+// reference their input's buffers, so all stay alive until the batch is done), the row
+// dispositions, and a host-owned view whose validity bitmap hides rejected and held rows.
+class BatchInFlight {
+ public:
+  enum Disposition : uint8_t { kLive = 0, kRejected = 1, kHeld = 2 };
+
+  BatchInFlight(ArrowArray source_array, std::vector<Finding> source_findings)
+      : findings_(std::move(source_findings)) {
+    arrays_.push_back(source_array);
+    dispositions_.assign(static_cast<std::size_t>(source_array.length), kLive);
+    apply_findings(0);
+  }
+  ~BatchInFlight() {
+    for (auto& a : arrays_) release(a);
+  }
+  BatchInFlight(const BatchInFlight&) = delete;
+  BatchInFlight& operator=(const BatchInFlight&) = delete;
+
+  const ArrowArray& source() const { return arrays_.front(); }
+  int64_t rows() const { return arrays_.front().length; }
+
+  // The view later stages see: the newest array with dispositions applied.
+  const ArrowArray* view() {
+    const ArrowArray& current = arrays_.back();
+    view_ = current;
+    const std::size_t bits = static_cast<std::size_t>(current.offset + current.length);
+    bitmap_.assign((bits + 7) / 8, 0);
+    int64_t nulls = 0;
+    for (int64_t row = 0; row < current.length; ++row) {
+      if (dispositions_[static_cast<std::size_t>(row)] == kLive) {
+        const int64_t bit = current.offset + row;
+        bitmap_[static_cast<std::size_t>(bit >> 3)] |= static_cast<uint8_t>(1u << (bit & 7));
+      } else {
+        ++nulls;
+      }
+    }
+    view_buffers_[0] = bitmap_.data();
+    view_.buffers = view_buffers_;
+    view_.null_count = nulls;
+    view_.release = nullptr;  // borrowed by plugins; the arrays_ entries own the memory
+    return &view_;
+  }
+
+  void add_stage_output(const LoadedPlugin& plugin, ArrowArray output) {
+    arrays_.push_back(output);
+    if (output.length != rows())
+      throw StageFailure(VAXETL_INTERNAL,
+                         plugin.label() + " returned a batch of " + std::to_string(output.length) +
+                             " rows for an input of " + std::to_string(rows()) +
+                             "; a transform must keep every row in order (a defect in the plugin)");
+  }
+
+  void add_findings(const LoadedPlugin& plugin, std::vector<Finding> findings) {
+    const std::size_t first = findings_.size();
+    for (auto& f : findings) {
+      if (f.row < 0 || f.row >= rows())
+        throw StageFailure(VAXETL_INTERNAL, plugin.label() + " reported a finding for row " +
+                                                std::to_string(f.row) + " of a batch of " +
+                                                std::to_string(rows()) + " (a defect in the plugin)");
+      findings_.push_back(std::move(f));
+    }
+    apply_findings(first);
+  }
+
+  const std::vector<Finding>& findings() const { return findings_; }
+  const std::vector<uint8_t>& dispositions() const { return dispositions_; }
+  // Rows still live after the sink are loaded; a failed run turns them into held rows.
+  int64_t count(Disposition d) const {
+    int64_t n = 0;
+    for (uint8_t x : dispositions_) n += x == d;
+    return n;
+  }
+
+ private:
+  void apply_findings(std::size_t first) {
+    for (std::size_t i = first; i < findings_.size(); ++i) {
+      const Finding& f = findings_[i];
+      if (f.row < 0 || f.row >= rows()) continue;
+      uint8_t& d = dispositions_[static_cast<std::size_t>(f.row)];
+      if (f.severity == VAXETL_SEVERITY_ERROR) d = kRejected;  // rejection wins over a hold
+      else if (f.severity == VAXETL_SEVERITY_HOLD && d == kLive) d = kHeld;
+    }
+  }
+
+  std::vector<ArrowArray> arrays_;
+  std::vector<Finding> findings_;
+  std::vector<uint8_t> dispositions_;
+  std::vector<uint8_t> bitmap_;
+  ArrowArray view_{};
+  const void* view_buffers_[1] = {nullptr};
+};
+
+// What the source thread hands the main thread.
+struct SourceItem {
+  enum class Kind { Batch, End, Failure } kind = Kind::End;
+  ArrowArray array{};
+  std::vector<Finding> findings;
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;
+  vaxetl_status status = VAXETL_OK;
+  std::string message;
+};
+
+// A small bounded queue: the source runs at most `capacity` batches ahead, which bounds memory.
+class BatchQueue {
+ public:
+  explicit BatchQueue(std::size_t capacity) : capacity_(capacity) {}
+  ~BatchQueue() {
+    for (auto& item : items_) release(item.array);
+  }
+  bool push(SourceItem item) {
+    std::unique_lock lock(mutex_);
+    not_full_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
+    if (closed_) {
+      release(item.array);
+      return false;
+    }
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+  SourceItem pop() {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait(lock, [&] { return !items_.empty(); });
+    SourceItem item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    not_full_.notify_all();
+  }
+
+ private:
+  std::size_t capacity_;
+  std::deque<SourceItem> items_;
+  bool closed_ = false;
+  std::mutex mutex_;
+  std::condition_variable not_full_;
+  std::condition_variable not_empty_;
+};
+
+char severity_letter(vaxetl_severity s) {
+  return s == VAXETL_SEVERITY_ERROR ? 'E' : s == VAXETL_SEVERITY_HOLD ? 'H' : 'W';
+}
+
+class Run {
+ public:
+  Run(const BoundPipeline& pipeline, const std::string& input_path, const RunOptions& options)
+      : pipeline_(pipeline), input_path_(input_path), options_(options) {}
+
+  RunOutcome execute();
+
+ private:
+  void load();
+  void write_error_lines(BatchInFlight& batch, ErrorFileWriter& errors);
+  void produce(StageInstance& source, BatchQueue& queue, uint32_t batch_size);
+  void report_progress(bool force);
+
+  const BoundPipeline& pipeline_;
+  std::string input_path_;
+  const RunOptions& options_;
+  RunOutcome outcome_;
+  std::unique_ptr<ErrorFileWriter> errors_;
+  std::vector<Finding> file_findings_;
+  std::size_t record_no_column_ = 0;
+  std::size_t raw_column_ = 1;
+  std::optional<std::size_t> event_id_column_;
+  ProgressInfo progress_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_progress_{};
+};
+
+void Run::report_progress(bool force) {
+  if (!options_.on_progress) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_progress_ < std::chrono::milliseconds(500)) return;
+  last_progress_ = now;
+  progress_.seconds = std::chrono::duration<double>(now - started_).count();
+  options_.on_progress(progress_);
+}
+
+void Run::produce(StageInstance& source, BatchQueue& queue, uint32_t batch_size) {
+  const vaxetl_source_api& api = *source.plugin().source;
+  for (;;) {
+    SourceItem item;
+    vaxetl_error err{};
+    const vaxetl_status status = with_retry([&] {
+      source.host().take_findings();  // a retried call reports again
+      return api.next_batch(source.handle(), batch_size, &item.array, &err);
+    });
+    if (status == VAXETL_END_OF_STREAM) {
+      item.kind = SourceItem::Kind::End;
+      queue.push(std::move(item));
+      return;
+    }
+    if (status != VAXETL_OK || item.array.release == nullptr) {
+      item.kind = SourceItem::Kind::Failure;
+      item.status = status;
+      try {
+        if (status == VAXETL_OK)
+          throw StageFailure(VAXETL_INTERNAL, source.plugin().label() +
+                                                  " returned OK from next_batch without a batch "
+                                                  "(a defect in the plugin)");
+        check(source.plugin(), "next_batch", status, err);
+      } catch (const StageFailure& e) {
+        item.message = e.what();
+      }
+      release(item.array);
+      item.findings = source.host().take_findings();  // file-level findings, if any
+      queue.push(std::move(item));
+      return;
+    }
+    item.kind = SourceItem::Kind::Batch;
+    item.findings = source.host().take_findings();
+    if (api.progress) api.progress(source.handle(), &item.bytes_done, &item.bytes_total);
+    if (!queue.push(std::move(item))) return;  // the consumer gave up
+  }
+}
+
+void Run::write_error_lines(BatchInFlight& batch, ErrorFileWriter& errors) {
+  if (batch.findings().empty()) return;
+  // Group by row, keeping each row's findings in the order stages reported them.
+  std::vector<const Finding*> ordered;
+  ordered.reserve(batch.findings().size());
+  for (const auto& f : batch.findings()) ordered.push_back(&f);
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const Finding* a, const Finding* b) { return a->row < b->row; });
+  sdk::BatchView view(batch.source());
+  for (const Finding* f : ordered) {
+    const auto line = static_cast<uint64_t>(view.int64(record_no_column_, f->row));
+    const std::string_view event_id =
+        event_id_column_ ? view.text(*event_id_column_, f->row) : std::string_view{};
+    errors.add(line, event_id, f->field_position, f->field_name, severity_letter(f->severity),
+               f->code, f->message, view.text(raw_column_, f->row));
+    ++outcome_.findings_by_code[f->code];
+    if (f->severity == VAXETL_SEVERITY_WARNING) ++outcome_.record.counts.warnings;
+  }
+}
+
+void Run::load() {
+  RunRecord& record = outcome_.record;
+  RunCounts& counts = record.counts;
+  const uint32_t batch_size = options_.batch_size.value_or(pipeline_.spec.batch_size);
+
+  vaxetl_run_info run{};
+  run.struct_size = sizeof(run);
+  run.run_id = record.run_id.c_str();
+  run.pipeline_name = pipeline_.spec.name.c_str();
+  run.input_path = input_path_.c_str();
+  run.input_sha256 = record.input_sha256.c_str();
+  run.mode = options_.mode;
+
+  StageInstance source(pipeline_.source);
+  std::vector<std::unique_ptr<StageInstance>> transforms;
+  for (const auto& t : pipeline_.transforms) transforms.push_back(std::make_unique<StageInstance>(t));
+  StageInstance sink(pipeline_.sink);
+
+  SchemaHolder schemas;
+  vaxetl_error err{};
+  {
+    const vaxetl_status status = source.plugin().source->open(source.handle(), &run, &err);
+    if (status == VAXETL_INVALID_DATA) {
+      file_findings_ = source.host().take_findings();
+      throw StageFailure(status, err.message[0] ? err.message : "the input is malformed");
+    }
+    check(source.plugin(), "open", status, err);
+  }
+  ArrowSchema* schema = schemas.fresh();
+  err = {};
+  check(source.plugin(), "get_schema", source.plugin().source->get_schema(source.handle(), schema, &err), err);
+  {
+    const sdk::SchemaIndex index(*schema);
+    if (!index.has(canonical::kRecordNo) || !index.has(canonical::kRaw))
+      throw StageFailure(VAXETL_INTERNAL, source.plugin().label() +
+                                              " produces batches without the _record_no and _raw "
+                                              "columns every source must provide");
+    record_no_column_ = index.column(canonical::kRecordNo);
+    raw_column_ = index.column(canonical::kRaw);
+    if (index.has("vax_event_id")) event_id_column_ = index.column("vax_event_id");
+  }
+  for (auto& t : transforms) {
+    ArrowSchema* out = schemas.fresh();
+    err = {};
+    check(t->plugin(), "begin", t->plugin().transform->begin(t->handle(), &run, schema, out, &err), err);
+    schema = out;
+  }
+  err = {};
+  check(sink.plugin(), "begin", sink.plugin().sink->begin(sink.handle(), &run, schema, &err), err);
+
+  bool sink_open = true;
+  auto rollback_sink = [&] {
+    if (sink_open) sink.plugin().sink->rollback(sink.handle());
+    sink_open = false;
+  };
+
+  BatchQueue queue(2);
+  std::thread producer([&] {
+    try {
+      produce(source, queue, batch_size);
+    } catch (const std::exception& e) {
+      SourceItem failure;
+      failure.kind = SourceItem::Kind::Failure;
+      failure.status = VAXETL_INTERNAL;
+      failure.message = std::string("reading the input failed: ") + e.what();
+      queue.push(std::move(failure));
+    }
+  });
+  auto stop_producer = [&] {
+    queue.close();
+    // Drain so the producer is never blocked forever, then join.
+    if (producer.joinable()) producer.join();
+  };
+
+  try {
+    for (;;) {
+      SourceItem item = queue.pop();
+      if (item.kind == SourceItem::Kind::End) break;
+      if (item.kind == SourceItem::Kind::Failure) {
+        file_findings_ = std::move(item.findings);
+        throw StageFailure(item.status, item.message);
+      }
+      progress_.bytes_done = item.bytes_done;
+      progress_.bytes_total = item.bytes_total;
+      BatchInFlight batch(std::exchange(item.array, ArrowArray{}), std::move(item.findings));
+      for (auto& t : transforms) {
+        ArrowArray out{};
+        err = {};
+        const vaxetl_status status = with_retry([&] {
+          return t->plugin().transform->process(t->handle(), batch.view(), &out, &err);
+        });
+        check(t->plugin(), "process", status, err);
+        batch.add_stage_output(t->plugin(), out);
+        batch.add_findings(t->plugin(), t->host().take_findings());
+      }
+      err = {};
+      const vaxetl_status status =
+          with_retry([&] { return sink.plugin().sink->write(sink.handle(), batch.view(), &err); });
+      check(sink.plugin(), "write", status, err);
+      batch.add_findings(sink.plugin(), sink.host().take_findings());
+
+      counts.received += batch.rows();
+      counts.rejected += batch.count(BatchInFlight::kRejected);
+      counts.held += batch.count(BatchInFlight::kHeld);
+      counts.loaded += batch.count(BatchInFlight::kLive);
+      write_error_lines(batch, *errors_);
+      progress_.records = counts.received;
+      report_progress(false);
+    }
+    stop_producer();
+    for (auto& t : transforms) {
+      err = {};
+      if (t->plugin().transform->finish)
+        check(t->plugin(), "finish", t->plugin().transform->finish(t->handle(), &err), err);
+    }
+    if (!counts.add_up())
+      throw StageFailure(VAXETL_INTERNAL, "record counts do not add up: received " +
+                                              std::to_string(counts.received) + " != loaded " +
+                                              std::to_string(counts.loaded) + " + rejected " +
+                                              std::to_string(counts.rejected) + " + held " +
+                                              std::to_string(counts.held));
+    err = {};
+    check(sink.plugin(), "commit",
+          with_retry([&] { return sink.plugin().sink->commit(sink.handle(), &err); }), err);
+    sink_open = false;
+  } catch (...) {
+    stop_producer();
+    rollback_sink();
+    throw;
+  }
+  report_progress(true);
+}
+
+RunOutcome Run::execute() {
+  RunRecord& record = outcome_.record;
+  record.run_id = new_run_id();
+  record.pipeline = pipeline_.spec.name;
+  record.input_path = input_path_;
+  record.input_name = fs::path(input_path_).filename().string();
+  record.mode = options_.mode == VAXETL_MODE_VALIDATE ? "validate" : "load";
+  record.started_at = utc_timestamp_iso();
+  record.pid = static_cast<int64_t>(::getpid());
+
+  std::error_code ec;
+  if (!fs::is_regular_file(input_path_, ec)) {
+    record.status = "failed";
+    record.message = "input file not found or not a regular file: " + input_path_;
+    outcome_.exit_code = kExitInputMissing;
+    spdlog::error("{}", record.message);
+    return outcome_;
+  }
+  record.input_sha256 = sha256_of_file(input_path_);
+  Ledger ledger(pipeline_.spec.ledger);
+
+  if (options_.mode == VAXETL_MODE_LOAD && !options_.force) {
+    if (auto previous = ledger.successful_load(pipeline_.spec.name, record.input_sha256)) {
+      record.status = "skipped";
+      record.message = "this file (sha256 " + record.input_sha256.substr(0, 12) +
+                       "...) was already loaded by run " + previous->run_id + " at " +
+                       previous->ended_at + "; nothing to do. Use --force to process it again "
+                       "(records already stored stay unchanged).";
+      record.ended_at = utc_timestamp_iso();
+      ledger.start(record);
+      ledger.finish(record);
+      spdlog::warn("run {}: {}", record.run_id, record.message);
+      return outcome_;
+    }
+  }
+
+  record.status = "running";
+  ledger.start(record);
+  spdlog::info("run {} started: pipeline {}, input {} (sha256 {}), mode {}", record.run_id,
+               record.pipeline, record.input_name, record.input_sha256, record.mode);
+  errors_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name);
+
+  RunCounts& counts = record.counts;
+  try {
+    load();
+    record.status = options_.mode == VAXETL_MODE_VALIDATE ? "validated" : "succeeded";
+    record.message = options_.mode == VAXETL_MODE_VALIDATE
+                         ? "validated; no data was changed (loaded counts what would load)"
+                         : "loaded";
+  } catch (const std::exception& e) {
+    const auto* failure = dynamic_cast<const StageFailure*>(&e);
+    const bool input_refused = failure != nullptr && failure->status() == VAXETL_INVALID_DATA;
+    // Nothing was committed: every record read counts as rejected (input refused whole) or
+    // held (the run failed and the file must be rerun), so the counts still add up.
+    if (input_refused) {
+      counts.rejected += counts.loaded + counts.held;
+      counts.held = 0;
+      record.status = "rejected";
+      record.message = std::string("input refused whole, nothing loaded: ") + e.what();
+      outcome_.exit_code = kExitInputRejected;
+      const Finding file_level{0, 0, "", "FILE_REJECTED", VAXETL_SEVERITY_ERROR, e.what()};
+      const std::vector<Finding>& lines = file_findings_.empty() ? std::vector<Finding>{file_level} : file_findings_;
+      for (const auto& f : lines) {
+        errors_->add(static_cast<uint64_t>(f.row), "", f.field_position, f.field_name,
+                     severity_letter(f.severity), f.code, f.message, "");
+        ++outcome_.findings_by_code[f.code];
+      }
+    } else {
+      counts.held += counts.loaded;
+      record.status = "failed";
+      record.message = std::string("run failed, nothing loaded; fix the cause and rerun the file: ") + e.what();
+      outcome_.exit_code = kExitRunFailed;
+    }
+    counts.loaded = 0;
+    spdlog::error("run {}: {}", record.run_id, record.message);
+  }
+  record.error_file = errors_->publish();
+  record.ended_at = utc_timestamp_iso();
+  ledger.finish(record);
+  spdlog::info("run {} {}: received {}, loaded {}, rejected {}, held {}, warnings {}; error file {}",
+               record.run_id, record.status, counts.received, counts.loaded, counts.rejected,
+               counts.held, counts.warnings, record.error_file);
+  return outcome_;
+}
+
+}  // namespace
+
+RunOutcome run_pipeline(const BoundPipeline& pipeline, const std::string& input_path,
+                        const RunOptions& options) {
+  return Run(pipeline, input_path, options).execute();
+}
+
+}  // namespace vaxetl

@@ -1,0 +1,207 @@
+// The NCVR source plugin: reads an NCVR flat file line by line, validates every record against
+// the layout shipped in the plugin's data directory, and emits canonical-record batches.
+// Rejected records travel in the batch too (the host hides them from later stages) so the
+// error file can quote them.
+#include <array>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ncvr/header_check.hpp"
+#include "ncvr/layout.hpp"
+#include "ncvr/product_catalog.hpp"
+#include "ncvr/record_validator.hpp"
+#include "vaxetl/sdk/batch.hpp"
+#include "vaxetl/sdk/canonical_record.hpp"
+#include "vaxetl/sdk/plugin.hpp"
+#include "vaxetl/sdk/text.hpp"
+
+namespace {
+
+using vaxetl::sdk::Error;
+
+const char* const kUnitOfUseChoices[] = {"warning", "error", nullptr};
+
+const vaxetl_config_field kConfigFields[] = {
+    {"layout_version", VAXETL_CONFIG_STRING, 0, "7.2", nullptr,
+     "NCVR layout version; the plugin reads ncvr-v<version>.tsv and its rule and code-set files"},
+    {"data_dir", VAXETL_CONFIG_PATH, 0, nullptr, nullptr,
+     "directory holding the layout, code sets and products.tsv (default: the plugin's own)"},
+    {"unit_of_use_ndc", VAXETL_CONFIG_ENUM, 0, "warning", kUnitOfUseChoices,
+     "a known unit-of-use NDC is mapped to its unit of sale; report it as a warning or reject it"},
+    {"as_of_date", VAXETL_CONFIG_STRING, 0, "", nullptr,
+     "YYYY-MM-DD treated as today for the future-date rules (empty: today's date, UTC)"},
+};
+
+// Every canonical column, declared once for the descriptor.
+const std::vector<vaxetl_column>& produced_columns() {
+  static const std::vector<vaxetl_column> columns = [] {
+    std::vector<vaxetl_column> result;
+    result.push_back({vaxetl::canonical::kRecordNo.data(), "l", 0, "input line number"});
+    result.push_back({vaxetl::canonical::kRaw.data(), "u", 0, "the record as received"});
+    for (const auto& name : vaxetl::canonical::kColumns)
+      result.push_back({name.data(), "u", 0, "canonical record column"});
+    return result;
+  }();
+  return columns;
+}
+
+const vaxetl::sdk::PluginInfo kInfo = {
+    VAXETL_PLUGIN_NAME,
+    VAXETL_PLUGIN_VERSION,
+    "Reads North Carolina NCVR v7.2 vaccination flat files (pipe-delimited, header line) and "
+    "validates every field and cross-field rule",
+    "Apache-2.0",
+    "vaxetl",
+    kConfigFields,
+    VAXETL_ARRAY_COUNT(kConfigFields),
+    nullptr,
+    0,
+    produced_columns().data(),
+    static_cast<uint32_t>(produced_columns().size()),
+};
+
+// Copies a view into a fixed NUL-terminated buffer for the C callback, without allocating.
+template <std::size_t N>
+const char* terminated(std::array<char, N>& buffer, std::string_view text) {
+  const std::size_t n = text.size() < N - 1 ? text.size() : N - 1;
+  std::memcpy(buffer.data(), text.data(), n);
+  buffer[n] = '\0';
+  return buffer.data();
+}
+
+// Forwards the validator's findings to the host for the row being built.
+class HostFindingSink final : public vaxetl::ncvr::FindingSink {
+ public:
+  explicit HostFindingSink(const vaxetl::sdk::Host& host) : host_(host) {}
+  void set_row(int64_t row) noexcept { row_ = row; }
+
+  void report(const vaxetl::ncvr::Finding& f) override {
+    host_.report(row_, static_cast<uint32_t>(f.position), terminated(field_, f.field_name),
+                 terminated(code_, f.code),
+                 f.severity == vaxetl::ncvr::Severity::kError ? VAXETL_SEVERITY_ERROR
+                                                              : VAXETL_SEVERITY_WARNING,
+                 terminated(message_, f.message));
+  }
+
+ private:
+  const vaxetl::sdk::Host& host_;
+  int64_t row_ = 0;
+  std::array<char, 128> field_{};
+  std::array<char, 64> code_{};
+  std::array<char, 1100> message_{};
+};
+
+vaxetl::ncvr::Date parse_as_of(const std::string& text) {
+  if (text.empty()) return vaxetl::ncvr::Date::today_utc();
+  auto date = vaxetl::ncvr::parse_date(text);
+  if (!date) throw Error(VAXETL_INVALID_CONFIG, "as_of_date must be YYYY-MM-DD");
+  return *date;
+}
+
+class NcvrSource final : public vaxetl::sdk::Source {
+ public:
+  explicit NcvrSource(const vaxetl::sdk::CreateContext& context)
+      : host_(context.host),
+        layout_(load_layout(context)),
+        catalog_(load_catalog(context)),
+        validator_(layout_, catalog_, parse_as_of(context.config.get_string("as_of_date")),
+                   vaxetl::ncvr::ValidatorOptions{context.config.get_string("unit_of_use_ndc") == "error"}),
+        findings_(host_),
+        builder_(vaxetl::canonical::kColumns.size()) {
+    for (const auto& name : vaxetl::canonical::kColumns) column_names_.emplace_back(name);
+  }
+
+  void open(const vaxetl::sdk::RunInfo& run) override {
+    try {
+      reader_ = std::make_unique<vaxetl::sdk::LineReader>(run.input_path);
+    } catch (const std::exception&) {
+      throw Error(VAXETL_IO_ERROR, "cannot open the input file for reading");
+    }
+    std::optional<std::string_view> first;
+    std::string_view line;
+    if (next_line(line)) first = line;
+    if (auto error = vaxetl::ncvr::check_header(layout_, first)) refuse_file(first ? 1 : 0, error->code, error->message);
+  }
+
+  void schema(ArrowSchema* out) override { vaxetl::sdk::export_batch_schema(column_names_, out); }
+
+  bool next_batch(uint32_t max_rows, ArrowArray* out) override {
+    std::string_view line;
+    while (builder_.rows() < static_cast<int64_t>(max_rows) && next_line(line)) {
+      // A blank line carries no record (trailing newlines are common); skip it.
+      if (vaxetl::sdk::trim(line).empty()) continue;
+      findings_.set_row(builder_.rows());
+      validator_.validate(line, record_, findings_);
+      builder_.add_row(static_cast<int64_t>(reader_->line_number()), line, record_.values().data());
+    }
+    if (builder_.rows() == 0) return false;
+    builder_.finish(out);
+    return true;
+  }
+
+  void progress(uint64_t& done, uint64_t& total) const override {
+    done = reader_ ? reader_->bytes_consumed() : 0;
+    total = reader_ ? reader_->total_bytes() : 0;
+  }
+
+  void close() override { reader_.reset(); }
+
+ private:
+  static vaxetl::ncvr::Layout load_layout(const vaxetl::sdk::CreateContext& context) {
+    try {
+      return vaxetl::ncvr::Layout::load(vaxetl::ncvr::LayoutFiles::in_directory(
+          data_dir(context), context.config.get_string("layout_version")));
+    } catch (const vaxetl::ncvr::LayoutError& e) {
+      throw Error(VAXETL_INVALID_CONFIG, e.what());
+    }
+  }
+  static vaxetl::ncvr::ProductCatalog load_catalog(const vaxetl::sdk::CreateContext& context) {
+    try {
+      return vaxetl::ncvr::ProductCatalog::load(data_dir(context) + "/products.tsv");
+    } catch (const std::exception& e) {
+      throw Error(VAXETL_INVALID_CONFIG, e.what());
+    }
+  }
+  static std::string data_dir(const vaxetl::sdk::CreateContext& context) {
+    auto configured = context.config.find("data_dir");
+    if (configured && !configured->empty()) return *configured;
+    return context.data_path("");
+  }
+
+  bool next_line(std::string_view& line) {
+    try {
+      return reader_->next(line);
+    } catch (const std::length_error&) {
+      refuse_file(reader_->line_number() + 1, "NCVR_LINE_TOO_LONG",
+                  "a line is longer than 1 MiB: this is not an NCVR file (records are one line "
+                  "of 50 pipe-delimited fields); send the file as the NCVR v7.2 layout");
+    } catch (const std::runtime_error&) {
+      throw Error(VAXETL_IO_ERROR, "read error on the input file");
+    }
+    return false;
+  }
+
+  [[noreturn]] void refuse_file(uint64_t line, std::string_view code, const std::string& message) {
+    std::array<char, 64> code_text{};
+    host_.report(static_cast<int64_t>(line), 0, nullptr, terminated(code_text, code),
+                 VAXETL_SEVERITY_ERROR, message.c_str());
+    throw Error(VAXETL_INVALID_DATA, std::string(code) + ": " + message);
+  }
+
+  vaxetl::sdk::Host host_;
+  vaxetl::ncvr::Layout layout_;
+  vaxetl::ncvr::ProductCatalog catalog_;
+  vaxetl::ncvr::RecordValidator validator_;
+  HostFindingSink findings_;
+  vaxetl::ncvr::NormalizedRecord record_;
+  vaxetl::sdk::BatchBuilder builder_;
+  std::vector<std::string> column_names_;
+  std::unique_ptr<vaxetl::sdk::LineReader> reader_;
+};
+
+}  // namespace
+
+VAXETL_EXPORT_SOURCE(NcvrSource, kInfo)

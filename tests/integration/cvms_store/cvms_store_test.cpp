@@ -1,0 +1,506 @@
+// CvmsStore against real SQLite files in a temporary directory.
+#include <sqlite3.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cvms_store.hpp"
+#include "vaxetl/sdk/text.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using vaxetl::cvms::ApplyOutcome;
+using vaxetl::cvms::column_index;
+using vaxetl::cvms::CvmsStore;
+using vaxetl::cvms::LoadCounts;
+using vaxetl::cvms::LoadInfo;
+using vaxetl::cvms::RecordValues;
+using vaxetl::cvms::StoreOptions;
+
+static_assert(column_index("vax_event_id") == 0);
+static_assert(column_index("ndc_as_sent") == vaxetl::canonical::kColumns.size() - 1);
+
+// A canonical record that owns its values.
+struct Record {
+  std::array<std::string, vaxetl::canonical::kColumns.size()> cells;
+
+  std::string& operator[](std::string_view column) {
+    for (std::size_t i = 0; i < cells.size(); ++i)
+      if (vaxetl::canonical::kColumns[i] == column) return cells[i];
+    throw std::invalid_argument("no column " + std::string(column));
+  }
+  Record with(std::string_view column, std::string value) const {
+    Record copy = *this;
+    copy[column] = std::move(value);
+    return copy;
+  }
+  RecordValues values() const {
+    RecordValues v{};
+    for (std::size_t i = 0; i < cells.size(); ++i) v[i] = cells[i];
+    return v;
+  }
+};
+
+Record state_dose(const std::string& event_id, const std::string& recip_id = "MRN001") {
+  Record r;
+  r["vax_event_id"] = event_id;
+  r["action_code"] = "A";
+  r["org_code"] = "ACMEPHARM";
+  r["vtrcks_prov_pin"] = "NCA123456";
+  r["admin_name"] = "ACME PHARMACY #12";
+  r["recip_id"] = recip_id;
+  r["recip_first_name"] = "JANE";
+  r["recip_last_name"] = "DOE";
+  r["recip_dob"] = "1960-04-01";
+  r["recip_sex"] = "F";
+  r["recip_address_street"] = "1 MAIN ST";
+  r["recip_address_city"] = "RALEIGH";
+  r["recip_address_county"] = "WAKE";
+  r["recip_address_state"] = "NC";
+  r["recip_address_zip"] = "27601";
+  r["recip_phone"] = "9195550100";
+  r["recip_race_1"] = "2106-3";
+  r["recip_ethnicity"] = "2186-5";
+  r["admin_date"] = "2021-03-15";
+  r["cvx"] = "208";
+  r["mvx"] = "PFR";
+  r["dose_status"] = "Dose One Administered";
+  r["ndc"] = "59267-1000-02";
+  r["lot_number"] = "EW0182";
+  r["vax_expiration"] = "2021-07";
+  r["vax_admin_site"] = "LD";
+  r["vax_route"] = "C28161";
+  r["dose_volume_ml"] = "0.3";
+  r["inventory_source"] = "STATE";
+  r["vax_refusal"] = "NO";
+  r["cmorbid_status"] = "UNK";
+  r["serology"] = "UNK";
+  r["ndc_as_sent"] = "59267-1000-02";
+  return r;
+}
+
+// "EV" + std::to_string(i) trips GCC 12's -Wrestrict false positive at -O3; build it in place.
+std::string numbered(const char* prefix, int i) {
+  std::string s(prefix);
+  s += std::to_string(i);
+  return s;
+}
+
+Record federal_dose(const std::string& event_id) {
+  return state_dose(event_id).with("inventory_source", "FEDERAL");
+}
+
+Record refusal(const std::string& event_id) {
+  Record r = state_dose(event_id);
+  for (const char* c : {"ndc", "lot_number", "vax_expiration", "vax_admin_site", "vax_route",
+                        "dose_volume_ml", "ndc_as_sent"})
+    r[c].clear();
+  r["dose_status"] = "Not Administered";
+  r["vax_refusal"] = "YES";
+  r["refusal_reason"] = "03";
+  return r;
+}
+
+class CvmsStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "cvms_store_test.XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    options_.database = (dir_ / "cvms.db").string();
+    options_.products_path = CVMS_PRODUCTS_FILE;
+    options_.schema_path = CVMS_SCHEMA_FILE;
+  }
+  void TearDown() override {
+    if (fs::exists(options_.database)) {
+      // Foreign keys are declared but not enforced on the load path: hold the store to them.
+      EXPECT_EQ(scalar("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    }
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  LoadInfo load(const std::string& run_id, bool validate_only = false) const {
+    return {.run_id = run_id, .input_name = "ACMEPHARMCOVID_20210315120000_CVMS_PROD_PHI_DIRECT_V1.txt",
+            .input_sha256 = "sha-" + run_id, .validate_only = validate_only};
+  }
+
+  // Loads `records` as one committed file and returns the outcomes.
+  std::vector<ApplyOutcome> load_file(const std::string& run_id, const std::vector<Record>& records) {
+    CvmsStore store(options_);
+    store.begin(load(run_id));
+    std::vector<ApplyOutcome> outcomes;
+    for (const Record& r : records) outcomes.push_back(store.apply(r.values()));
+    store.commit({.records_read = records.size(), .records_rejected = 0});
+    return outcomes;
+  }
+
+  // Reads the database through its own connection, as another process would.
+  std::int64_t scalar(const std::string& sql) const {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(options_.database.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    std::int64_t value = -1;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+      value = sqlite3_column_int64(stmt, 0);
+    else
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+  }
+  std::string text(const std::string& sql) const {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(options_.database.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* stmt = nullptr;
+    std::string value = "<no row>";
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      const auto* t = sqlite3_column_text(stmt, 0);
+      value = t != nullptr ? reinterpret_cast<const char*>(t) : "<null>";
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+  }
+  std::int64_t count(const std::string& table) const {
+    return scalar("SELECT count(*) FROM " + table);
+  }
+  std::int64_t administered(const std::string& lot = "EW0182") const {
+    return scalar("SELECT coalesce(sum(doses_administered), 0) FROM inventory WHERE pin = "
+                  "'NCA123456' AND ndc = '59267-1000-02' AND lot_number = '" + lot + "'");
+  }
+  void expect_no_load_rows() const {
+    for (const char* table : {"vaccinations", "recipients", "locations", "organizations",
+                              "inventory", "loads"})
+      EXPECT_EQ(count(table), 0) << table;
+  }
+
+  fs::path dir_;
+  StoreOptions options_;
+};
+
+TEST_F(CvmsStoreTest, OpeningANewDatabaseAppliesTheSchemaAndLoadsTheProductCatalog) {
+  CvmsStore store(options_);
+  EXPECT_EQ(scalar("SELECT max(version) FROM schema_version"), vaxetl::cvms::kSchemaVersion);
+  const auto catalog = vaxetl::sdk::DataTable::load(CVMS_PRODUCTS_FILE);
+  EXPECT_EQ(count("products"), static_cast<std::int64_t>(catalog.rows().size()));
+  EXPECT_EQ(scalar("SELECT doses_per_vial FROM products WHERE ndc_unit_of_sale = '80777-0273-99'"), 10);
+  EXPECT_EQ(text("SELECT ndc_unit_of_use || ' ' || cvx || ' ' || mvx FROM products "
+                 "WHERE ndc_unit_of_sale = '59267-1000-03'"),
+            "59267-1000-01 208 PFR");
+  EXPECT_EQ(text("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(CvmsStoreTest, ReopeningAnExistingDatabaseKeepsItsDataAndReappliesTheSchemaHarmlessly) {
+  load_file("run-1", {state_dose("EV1")});
+  const auto products = count("products");
+  for (int i = 0; i < 2; ++i) {
+    CvmsStore reopened(options_);
+  }
+  EXPECT_EQ(count("schema_version"), 1);
+  EXPECT_EQ(count("products"), products);
+  EXPECT_EQ(count("vaccinations"), 1);
+  EXPECT_EQ(load_file("run-2", {state_dose("EV2")}), std::vector{ApplyOutcome::Inserted});
+  EXPECT_EQ(count("vaccinations"), 2);
+}
+
+TEST_F(CvmsStoreTest, ADatabaseWithANewerSchemaVersionIsRefused) {
+  { CvmsStore store(options_); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.database.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_version (version) VALUES (99)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_THROW(CvmsStore{options_}, vaxetl::cvms::StoreError);
+}
+
+TEST_F(CvmsStoreTest, AMissingCatalogOrSchemaFileIsAStoreError) {
+  StoreOptions bad = options_;
+  bad.products_path = (dir_ / "absent.tsv").string();
+  EXPECT_THROW(CvmsStore{bad}, vaxetl::cvms::StoreError);
+  bad = options_;
+  bad.schema_path = (dir_ / "absent.sql").string();
+  EXPECT_THROW(CvmsStore{bad}, vaxetl::cvms::StoreError);
+}
+
+TEST_F(CvmsStoreTest, ANewRecordIsInsertedWithItsOrganizationLocationAndRecipient) {
+  EXPECT_EQ(load_file("run-1", {state_dose("EV1")}), std::vector{ApplyOutcome::Inserted});
+  EXPECT_EQ(count("organizations"), 1);
+  EXPECT_EQ(text("SELECT org_code FROM organizations"), "ACMEPHARM");
+  EXPECT_EQ(text("SELECT pin || '|' || name FROM locations"), "NCA123456|ACME PHARMACY #12");
+  EXPECT_EQ(text("SELECT recip_id || '|' || recip_last_name || '|' || recip_dob FROM recipients"),
+            "MRN001|DOE|1960-04-01");
+  EXPECT_EQ(scalar("SELECT count(*) FROM recipients WHERE mpi_id IS NULL AND recip_middle_name IS NULL"), 1);
+  EXPECT_EQ(text("SELECT v.vax_event_id || '|' || v.ndc || '|' || v.lot_number || '|' || "
+                 "v.inventory_source || '|' || l.pin || '|' || r.recip_id || '|' || ld.run_id "
+                 "FROM vaccinations v JOIN locations l USING (location_id) "
+                 "JOIN recipients r USING (recipient_id) JOIN loads ld USING (load_id)"),
+            "EV1|59267-1000-02|EW0182|STATE|NCA123456|MRN001|run-1");
+  EXPECT_EQ(scalar("SELECT count(*) FROM vaccinations WHERE refusal_reason IS NULL"), 1);
+  EXPECT_EQ(scalar("SELECT reported_to_cdc FROM vaccinations"), 0);
+}
+
+TEST_F(CvmsStoreTest, RerunningTheSameRecordsInALaterLoadReportsUnchangedAndChangesNothing) {
+  const std::vector<Record> file = {state_dose("EV1"), state_dose("EV2"), federal_dose("EV3"),
+                                    refusal("EV4"), state_dose("EV5", "MRN002")};
+  load_file("run-1", file);
+  const auto recipients = count("recipients");
+  const auto doses = administered();
+  EXPECT_EQ(doses, 3);
+  EXPECT_EQ(load_file("run-2", file), std::vector<ApplyOutcome>(file.size(), ApplyOutcome::Unchanged));
+  EXPECT_EQ(count("vaccinations"), 5);
+  EXPECT_EQ(count("recipients"), recipients);
+  EXPECT_EQ(count("locations"), 1);
+  EXPECT_EQ(administered(), doses);
+  EXPECT_EQ(scalar("SELECT count(*) FROM vaccinations WHERE load_id = "
+                   "(SELECT load_id FROM loads WHERE run_id = 'run-1')"), 5);
+  EXPECT_EQ(count("loads"), 2);
+}
+
+TEST_F(CvmsStoreTest, AStoredEventResentWithDifferentContentConflictsAndTheStoredRowIsKept) {
+  load_file("run-1", {state_dose("EV1")});
+  const Record changed = state_dose("EV1").with("lot_number", "FA7484").with("action_code", "U");
+  EXPECT_EQ(load_file("run-2", {changed}), std::vector{ApplyOutcome::ConflictsWithStored});
+  EXPECT_EQ(text("SELECT lot_number FROM vaccinations"), "EW0182");
+  EXPECT_EQ(administered("EW0182"), 1);
+  EXPECT_EQ(administered("FA7484"), 0);
+  EXPECT_EQ(scalar("SELECT records_conflicting FROM loads WHERE run_id = 'run-2'"), 1);
+}
+
+TEST_F(CvmsStoreTest, ActionCodeAndTheNdcAsSentDoNotMakeAResubmissionDifferent) {
+  load_file("run-1", {state_dose("EV1")});
+  const Record resent = state_dose("EV1").with("action_code", "U").with("ndc_as_sent", "59267-1000-01");
+  EXPECT_EQ(load_file("run-2", {resent}), std::vector{ApplyOutcome::Unchanged});
+}
+
+TEST_F(CvmsStoreTest, TheSameEventTwiceInOneFileIsADuplicateInFile) {
+  EXPECT_EQ(load_file("run-1", {state_dose("EV1"), state_dose("EV1"),
+                                state_dose("EV1").with("lot_number", "FA7484")}),
+            (std::vector{ApplyOutcome::Inserted, ApplyOutcome::DuplicateInFile,
+                         ApplyOutcome::DuplicateInFile}));
+  EXPECT_EQ(administered(), 1);
+  // Also when the first copy in the file was already stored by an earlier load.
+  EXPECT_EQ(load_file("run-2", {state_dose("EV1"), state_dose("EV1")}),
+            (std::vector{ApplyOutcome::Unchanged, ApplyOutcome::DuplicateInFile}));
+  EXPECT_EQ(load_file("run-3", {state_dose("EV1").with("lot_number", "FA7484"), state_dose("EV1")}),
+            (std::vector{ApplyOutcome::ConflictsWithStored, ApplyOutcome::DuplicateInFile}));
+  EXPECT_EQ(scalar("SELECT records_duplicate FROM loads WHERE run_id = 'run-1'"), 2);
+}
+
+TEST_F(CvmsStoreTest, EventIdsAreUniquePerOrganizationNotGlobally) {
+  EXPECT_EQ(load_file("run-1", {state_dose("EV1"), state_dose("EV1").with("org_code", "OTHERORG")}),
+            (std::vector{ApplyOutcome::Inserted, ApplyOutcome::Inserted}));
+  EXPECT_EQ(count("organizations"), 2);
+  EXPECT_EQ(count("recipients"), 2);  // recip_id is the organization's own identifier
+}
+
+TEST_F(CvmsStoreTest, AStateDoseAddsOneAdministeredDoseAtItsPinNdcAndLot) {
+  load_file("run-1", {state_dose("EV1"), state_dose("EV2"), state_dose("EV3").with("lot_number", "FA7484"),
+                      state_dose("EV4").with("vtrcks_prov_pin", "NCA654321")});
+  EXPECT_EQ(administered("EW0182"), 2);
+  EXPECT_EQ(administered("FA7484"), 1);
+  EXPECT_EQ(scalar("SELECT doses_administered FROM inventory WHERE pin = 'NCA654321'"), 1);
+  EXPECT_EQ(scalar("SELECT on_hand FROM inventory WHERE pin = 'NCA123456' AND lot_number = 'EW0182'"), -2);
+  load_file("run-2", {state_dose("EV5")});
+  EXPECT_EQ(administered("EW0182"), 3);
+  EXPECT_EQ(scalar("SELECT state_doses FROM loads WHERE run_id = 'run-1'"), 4);
+}
+
+TEST_F(CvmsStoreTest, AFederalDoseIsStoredButNeverTouchesInventory) {
+  EXPECT_EQ(load_file("run-1", {federal_dose("EV1")}), std::vector{ApplyOutcome::Inserted});
+  EXPECT_EQ(count("vaccinations"), 1);
+  EXPECT_EQ(count("inventory"), 0);
+  EXPECT_EQ(scalar("SELECT reported_to_cdc FROM vaccinations"), 1);
+}
+
+TEST_F(CvmsStoreTest, ARefusalIsStoredButNeverTouchesInventory) {
+  EXPECT_EQ(load_file("run-1", {refusal("EV1")}), std::vector{ApplyOutcome::Inserted});
+  EXPECT_EQ(count("inventory"), 0);
+  EXPECT_EQ(scalar("SELECT count(*) FROM vaccinations WHERE ndc IS NULL AND vax_refusal = 'YES'"), 1);
+}
+
+TEST_F(CvmsStoreTest, InventoryTotalsStayRightPastThePendingKeyLimit) {
+  std::vector<Record> file;
+  for (int i = 0; i < 5000; ++i)
+    file.push_back(state_dose(numbered("EV", i)).with("lot_number", numbered("L", i % 4500)));
+  load_file("run-1", file);
+  EXPECT_EQ(count("inventory"), 4500);
+  EXPECT_EQ(scalar("SELECT sum(doses_administered) FROM inventory"), 5000);
+  EXPECT_EQ(scalar("SELECT doses_administered FROM inventory WHERE lot_number = 'L10'"), 2);
+}
+
+TEST_F(CvmsStoreTest, ARecipientWithSeveralDosesIsStoredOnce) {
+  load_file("run-1", {state_dose("EV1"), state_dose("EV2", "MRN002"), state_dose("EV3")});
+  load_file("run-2", {state_dose("EV4").with("dose_status", "Dose Two Administered")});
+  EXPECT_EQ(count("recipients"), 2);
+  EXPECT_EQ(scalar("SELECT count(DISTINCT recipient_id) FROM vaccinations "
+                   "WHERE vax_event_id IN ('EV1', 'EV3', 'EV4')"), 1);
+}
+
+TEST_F(CvmsStoreTest, ANewDoseWithChangedDemographicsUpdatesTheRecipientButAReplayDoesNot) {
+  load_file("run-1", {state_dose("EV1")});
+  load_file("run-2", {state_dose("EV2").with("recip_address_street", "9 ELM ST")});
+  EXPECT_EQ(text("SELECT recip_address_street FROM recipients"), "9 ELM ST");
+  // Replaying the first file must not roll the address back.
+  EXPECT_EQ(load_file("run-3", {state_dose("EV1")}), std::vector{ApplyOutcome::Unchanged});
+  EXPECT_EQ(text("SELECT recip_address_street FROM recipients"), "9 ELM ST");
+  EXPECT_EQ(count("recipients"), 1);
+}
+
+TEST_F(CvmsStoreTest, AResubmissionNamingANewRecipientOrLocationLeavesNoOrphanRows) {
+  load_file("run-1", {state_dose("EV1")});
+  const Record moved = state_dose("EV1", "MRN999").with("vtrcks_prov_pin", "NCA999999");
+  EXPECT_EQ(load_file("run-2", {moved, state_dose("EV2")}),
+            (std::vector{ApplyOutcome::ConflictsWithStored, ApplyOutcome::Inserted}));
+  EXPECT_EQ(count("recipients"), 1);
+  EXPECT_EQ(count("locations"), 1);
+}
+
+TEST_F(CvmsStoreTest, ValidateOnlyReportsTheOutcomesButLeavesNoRows) {
+  CvmsStore store(options_);
+  store.begin(load("run-1", /*validate_only=*/true));
+  EXPECT_EQ(store.apply(state_dose("EV1").values()), ApplyOutcome::Inserted);
+  EXPECT_EQ(store.apply(state_dose("EV1").values()), ApplyOutcome::DuplicateInFile);
+  EXPECT_EQ(store.apply(federal_dose("EV2").values()), ApplyOutcome::Inserted);
+  store.commit({.records_read = 3, .records_rejected = 0});
+  EXPECT_FALSE(store.in_load());
+  expect_no_load_rows();
+  EXPECT_FALSE(store.find_load("sha-run-1").has_value());
+  // The store is usable afterwards: the ids of the discarded load are not reused from caches.
+  store.begin(load("run-2"));
+  EXPECT_EQ(store.apply(state_dose("EV1").values()), ApplyOutcome::Inserted);
+  store.commit({});
+  EXPECT_EQ(count("vaccinations"), 1);
+}
+
+TEST_F(CvmsStoreTest, RollbackLeavesNoRowsAndTheStoreUsable) {
+  CvmsStore store(options_);
+  store.begin(load("run-1"));
+  store.apply(state_dose("EV1").values());
+  store.apply(state_dose("EV2", "MRN002").values());
+  store.rollback();
+  expect_no_load_rows();
+  store.begin(load("run-2"));
+  EXPECT_EQ(store.apply(state_dose("EV1").values()), ApplyOutcome::Inserted);
+  store.commit({});
+  EXPECT_EQ(count("vaccinations"), 1);
+  EXPECT_EQ(count("recipients"), 1);
+  EXPECT_EQ(administered(), 1);
+}
+
+TEST_F(CvmsStoreTest, DestroyingTheStoreWithoutCommitLeavesNoRows) {
+  {
+    CvmsStore store(options_);
+    store.begin(load("run-1"));
+    for (int i = 0; i < 100; ++i) store.apply(state_dose(numbered("EV", i)).values());
+  }
+  expect_no_load_rows();
+  CvmsStore reopened(options_);
+  EXPECT_FALSE(reopened.find_load("sha-run-1").has_value());
+}
+
+TEST_F(CvmsStoreTest, AProcessThatDiesMidLoadLeavesNoRows) {
+  { CvmsStore created(options_); }
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // A tiny page cache makes the uncommitted load spill into the WAL before the "crash".
+    StoreOptions small = options_;
+    small.cache_kib = 64;
+    CvmsStore store(small);
+    store.begin(load("run-1"));
+    for (int i = 0; i < 5000; ++i)
+      store.apply(state_dose(numbered("EV", i), numbered("MRN", i)).values());
+    _exit(0);  // no commit, no destructors: as if killed
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  CvmsStore reopened(options_);  // recovers the database
+  expect_no_load_rows();
+}
+
+TEST_F(CvmsStoreTest, TheLoadsRowRecordsTheInputAndItsCountsInTheSameTransaction) {
+  CvmsStore store(options_);
+  store.begin(load("run-1"));
+  store.apply(state_dose("EV1").values());
+  store.apply(state_dose("EV1").values());
+  store.apply(federal_dose("EV2").values());
+  EXPECT_EQ(store.counts().inserted, 2u);
+  EXPECT_EQ(store.counts().duplicate, 1u);
+  const auto id = store.commit({.records_read = 5, .records_rejected = 2});
+  EXPECT_EQ(text("SELECT run_id || '|' || input_name || '|' || input_sha256 || '|' || records_read || "
+                 "'|' || records_rejected || '|' || records_inserted || '|' || records_unchanged || "
+                 "'|' || records_conflicting || '|' || records_duplicate || '|' || state_doses "
+                 "FROM loads"),
+            "run-1|ACMEPHARMCOVID_20210315120000_CVMS_PROD_PHI_DIRECT_V1.txt|sha-run-1|5|2|2|0|0|1|1");
+  EXPECT_EQ(scalar("SELECT count(*) FROM loads WHERE committed_at IS NOT NULL AND started_at IS NOT NULL"), 1);
+  const auto found = store.find_load("sha-run-1");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->load_id, id);
+  EXPECT_EQ(found->run_id, "run-1");
+  EXPECT_EQ(found->records_read, 5u);
+  EXPECT_EQ(found->records_inserted, 2u);
+  EXPECT_FALSE(store.find_load("sha-unknown").has_value());
+}
+
+TEST_F(CvmsStoreTest, ARecordLackingAKeyIsRefusedWithoutDisturbingTheLoad) {
+  CvmsStore store(options_);
+  store.begin(load("run-1"));
+  for (const char* key : {"org_code", "vax_event_id", "vtrcks_prov_pin", "recip_id"})
+    EXPECT_THROW(store.apply(state_dose("EV1").with(key, "").values()), std::invalid_argument) << key;
+  EXPECT_THROW(store.apply(state_dose("EV1").with("lot_number", "").values()), std::invalid_argument);
+  EXPECT_EQ(store.apply(state_dose("EV1").values()), ApplyOutcome::Inserted);
+  store.commit({});
+  EXPECT_EQ(count("vaccinations"), 1);
+}
+
+TEST_F(CvmsStoreTest, CallsOutOfOrderAreLogicErrors) {
+  CvmsStore store(options_);
+  EXPECT_THROW(store.apply(state_dose("EV1").values()), std::logic_error);
+  EXPECT_THROW(store.commit({}), std::logic_error);
+  store.begin(load("run-1"));
+  EXPECT_THROW(store.begin(load("run-2")), std::logic_error);
+  store.rollback();
+  store.rollback();  // harmless when nothing is open
+}
+
+TEST_F(CvmsStoreTest, ASecondWriterGetsStoreBusyWhileALoadIsOpen) {
+  CvmsStore first(options_);
+  first.begin(load("run-1"));
+  first.apply(state_dose("EV1").values());
+  StoreOptions impatient = options_;
+  impatient.busy_timeout_ms = 50;
+  CvmsStore second(impatient);
+  EXPECT_THROW(second.begin(load("run-2")), vaxetl::cvms::StoreBusy);
+  EXPECT_FALSE(second.in_load());
+  first.commit({});
+  second.begin(load("run-2"));
+  EXPECT_EQ(second.apply(state_dose("EV1").values()), ApplyOutcome::Unchanged);
+  second.commit({});
+}
+
+TEST_F(CvmsStoreTest, ContentHashCountsFieldBoundaries) {
+  Record a = state_dose("EV1"), b = state_dose("EV1");
+  a["recip_first_name"] = "AB";
+  a["recip_middle_name"] = "";
+  b["recip_first_name"] = "A";
+  b["recip_middle_name"] = "B";
+  EXPECT_NE(vaxetl::cvms::content_hash(a.values()), vaxetl::cvms::content_hash(b.values()));
+  EXPECT_EQ(vaxetl::cvms::content_hash(a.values()), vaxetl::cvms::content_hash(a.values()));
+}
+
+}  // namespace

@@ -190,6 +190,10 @@ int run_cli(int argc, char** argv) {
     const Catalog catalog =
         Catalog::load(o.products_path.empty() ? default_products_path() : o.products_path,
                       o.layout_path.empty() ? default_layout_path() : o.layout_path);
+    for (const std::string& path : {o.output, o.truth}) {
+      const auto parent = std::filesystem::path(path).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent);
+    }
     data.open(o.output);
     truth.open(o.truth);
     const Summary s = generate(o, catalog, data.f.get(), truth.f.get());

@@ -230,7 +230,8 @@ class RuleCheck {
       const bool nc_name = vaxetl::ncvr_gen::ref::county_index(f[kCounty]) >= 0;
       const bool fips = f[kCounty].size() == 5 && digits(f[kCounty]);
       const bool nc_fips = fips && f[kCounty].substr(0, 2) == "37";
-      if (f[kState] == "NC" ? !(nc_name || nc_fips) : (nc_name || nc_fips))
+      // Outside NC only a 37xxx code is conclusive: county names repeat across states.
+      if (f[kState] == "NC" ? !(nc_name || nc_fips) : nc_fips)
         err.insert("NCVR_COUNTY_STATE");
     }
     if (present[kNpi] && f[kNpi].size() == 10 && digits(f[kNpi]) && !gen::npi_valid(f[kNpi]))

@@ -222,16 +222,17 @@ class Parser {
   std::vector<std::string> problems_;
 };
 
+// With its article: the tail of "<key> must be ...".
 const char* type_name(vaxetl_config_type type) {
   switch (type) {
-    case VAXETL_CONFIG_STRING: return "string";
-    case VAXETL_CONFIG_INT: return "integer";
-    case VAXETL_CONFIG_BOOL: return "boolean (true or false)";
-    case VAXETL_CONFIG_ENUM: return "one of a fixed set of values";
-    case VAXETL_CONFIG_PATH: return "path";
-    case VAXETL_CONFIG_DOUBLE: return "number";
+    case VAXETL_CONFIG_STRING: return "a string";
+    case VAXETL_CONFIG_INT: return "an integer";
+    case VAXETL_CONFIG_BOOL: return "a boolean (true or false)";
+    case VAXETL_CONFIG_ENUM: return "one of";
+    case VAXETL_CONFIG_PATH: return "a path";
+    case VAXETL_CONFIG_DOUBLE: return "a number";
   }
-  return "value";
+  return "a valid value";
 }
 
 bool value_has_type(const ConfigFieldSpec& field, const std::string& value) {
@@ -277,7 +278,7 @@ void bind_config(BoundStage& stage, std::vector<std::string>& problems) {
     }
     if (!value_has_type(*field, value.value)) {
       std::string message = value.location.str() + ": " + stage.spec.role + ".config." +
-                            value.key + " must be a " + type_name(field->type);
+                            value.key + " must be " + type_name(field->type);
       if (field->type == VAXETL_CONFIG_ENUM) message += ": " + join(field->allowed_values);
       problems.push_back(message);
       continue;

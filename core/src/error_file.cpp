@@ -45,29 +45,35 @@ ErrorFileWriter::~ErrorFileWriter() {
 }
 
 // Delimiters and line ends inside a cell would break the line structure.
-void ErrorFileWriter::write_clean(std::string_view text) {
-  for (char c : text) {
-    const char out = (c == '|' || c == '\n' || c == '\r') ? ' ' : c;
-    std::fputc(out, file_.get());
-  }
+void ErrorFileWriter::append_clean(std::string_view text) {
+  for (char c : text) line_.push_back((c == '|' || c == '\n' || c == '\r') ? ' ' : c);
 }
 
 void ErrorFileWriter::add(uint64_t line, std::string_view vax_event_id, uint32_t field_position,
                           std::string_view field_name, char severity, std::string_view code,
                           std::string_view message, std::string_view original_record) {
-  std::fprintf(file_.get(), "%llu|", static_cast<unsigned long long>(line));
-  write_clean(vax_event_id);
-  std::fputc('|', file_.get());
-  if (field_position > 0) std::fprintf(file_.get(), "%u", field_position);
-  std::fputc('|', file_.get());
-  write_clean(field_name);
-  std::fprintf(file_.get(), "|%c|", severity);
-  write_clean(code);
-  std::fputc('|', file_.get());
-  write_clean(message);
-  std::fputc('|', file_.get());
-  for (char c : original_record) std::fputc(c == '\n' || c == '\r' ? ' ' : c, file_.get());
-  std::fputc('\n', file_.get());
+  // One buffered fwrite per line: the line is built in a reused buffer, not per character.
+  line_.clear();
+  char number[24];
+  line_.append(number, static_cast<std::size_t>(std::snprintf(number, sizeof(number), "%llu|",
+                                                              static_cast<unsigned long long>(line))));
+  append_clean(vax_event_id);
+  line_.push_back('|');
+  if (field_position > 0)
+    line_.append(number, static_cast<std::size_t>(std::snprintf(number, sizeof(number), "%u", field_position)));
+  line_.push_back('|');
+  append_clean(field_name);
+  line_.push_back('|');
+  line_.push_back(severity);
+  line_.push_back('|');
+  append_clean(code);
+  line_.push_back('|');
+  append_clean(message);
+  line_.push_back('|');
+  for (char c : original_record) line_.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  line_.push_back('\n');
+  if (std::fwrite(line_.data(), 1, line_.size(), file_.get()) != line_.size())
+    throw std::runtime_error("cannot write error file " + final_path_);
   ++lines_;
 }
 

@@ -37,11 +37,12 @@ class ErrorFileWriter {
   static std::string file_name(const std::string& input_name, int64_t epoch_millis);
 
  private:
-  void write_clean(std::string_view text);
+  void append_clean(std::string_view text);
 
   std::string final_path_;
   std::string partial_path_;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+  std::string line_;  // reused for every line
   uint64_t lines_ = 0;
   bool published_ = false;
 };

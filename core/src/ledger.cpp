@@ -65,7 +65,7 @@ void Ledger::mark_interrupted_runs() {
   *session_ << "SELECT run_id, pid FROM runs WHERE status = 'running'", into(ids), into(pids), now;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const bool alive = pids[i] > 0 && (::kill(static_cast<pid_t>(pids[i]), 0) == 0 || errno == EPERM);
-    if (alive && pids[i] != static_cast<int64_t>(::getpid())) continue;
+    if (alive) continue;  // still running (possibly this very process)
     std::string message = "the process ended while the run was in progress; nothing was committed";
     std::string id = ids[i];
     *session_ << "UPDATE runs SET status = 'interrupted', message = ? WHERE run_id = ? AND status = 'running'",
@@ -97,7 +97,7 @@ std::vector<RunRecord> Ledger::query(const std::string& where, const std::string
             " COALESCE(ended_at, ''), received, loaded, rejected, held, warnings, status, message,"
             " error_file, pid FROM runs " + where + " ORDER BY started_at DESC, rowid DESC LIMIT " +
                 std::to_string(limit);
-  if (!argument.empty()) select, use(arg);
+  if (where.find('?') != std::string::npos) select, use(arg);
   select.execute();
   Poco::Data::RecordSet rows(select);
   std::vector<RunRecord> result;

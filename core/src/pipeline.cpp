@@ -276,6 +276,11 @@ void bind_config(BoundStage& stage, std::vector<std::string>& problems) {
                          (known.empty() ? "(none)" : join(known)));
       continue;
     }
+    if (field->required && value.value.empty()) {
+      problems.push_back(value.location.str() + ": " + stage.spec.role + ".config." + value.key +
+                         " is required and may not be empty (" + field->description + ")");
+      continue;
+    }
     if (!value_has_type(*field, value.value)) {
       std::string message = value.location.str() + ": " + stage.spec.role + ".config." +
                             value.key + " must be " + type_name(field->type);

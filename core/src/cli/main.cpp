@@ -10,6 +10,7 @@
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -234,6 +235,11 @@ class VaxetlApp : public Poco::Util::Application {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any SQLite use: every connection in vaxetl (the ledger, a sink's store) is used by
+  // one thread at a time, so SQLite's per-call connection mutexes and its allocation counters
+  // are pure overhead on the load path.
+  sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   VaxetlApp app;
   try {
     app.init(argc, argv);

@@ -63,6 +63,7 @@ struct StoreOptions {
   // spills to the write-ahead log on disk.
   std::size_t cache_kib = 64 * 1024;
   int busy_timeout_ms = 30'000;  // wait this long for another writer before StoreBusy
+  int page_size = 16384;          // bytes; applies when the database is created
 };
 
 struct LoadInfo {

@@ -22,6 +22,9 @@ namespace {
 
 using vaxetl::sdk::Error;
 
+constexpr std::size_t kEventIdColumn = 0;  // vax_event_id is the first canonical column
+static_assert(vaxetl::canonical::kColumns[kEventIdColumn] == "vax_event_id");
+
 const char* const kUnitOfUseChoices[] = {"warning", "error", nullptr};
 
 const vaxetl_config_field kConfigFields[] = {
@@ -135,7 +138,16 @@ class NcvrSource final : public vaxetl::sdk::Source {
       if (vaxetl::sdk::trim(line).empty()) continue;
       findings_.set_row(builder_.rows());
       validator_.validate(line, record_, findings_);
-      builder_.add_row(static_cast<int64_t>(reader_->line_number()), line, record_.values().data());
+      const auto line_no = static_cast<int64_t>(reader_->line_number());
+      if (record_[kEventIdColumn].empty()) {
+        // A record the validator could not split into fields (wrong field count) still names
+        // its vax_event_id first; the error file quotes it so the provider can find it.
+        auto values = record_.values();
+        values[kEventIdColumn] = vaxetl::sdk::trim(line.substr(0, line.find('|')));
+        builder_.add_row(line_no, line, values.data());
+      } else {
+        builder_.add_row(line_no, line, record_.values().data());
+      }
     }
     if (builder_.rows() == 0) return false;
     builder_.finish(out);

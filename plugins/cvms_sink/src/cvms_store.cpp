@@ -224,14 +224,26 @@ struct CvmsStore::Impl {
   std::int64_t load_id = 0;
   ApplyCounts counts;
 
-  // One-entry caches of what the database holds for the previous record's organization,
-  // location and recipient. Records of one location and recipient tend to come together; one
-  // entry each keeps memory constant whatever the file size. Cleared at begin() and rollback,
-  // since a rolled-back load's ids are gone.
+  // Caches of what the database holds. Organization and recipient: one entry, the previous
+  // record's (a recipient's doses tend to come together). Locations: every PIN seen, up to
+  // kMaxCachedLocations (a provider has tens to hundreds of sites, and records of different
+  // sites interleave), cleared when full so memory stays bounded whatever the file size.
+  // Cleared at begin() and rollback, since a rolled-back load's ids are gone.
   std::string org_code;
   std::int64_t org_id = 0;
-  std::string pin, location_name;
-  std::int64_t location_org_id = 0, location_id = 0;
+  struct CachedLocation {
+    std::int64_t id = 0;
+    std::string name;
+    std::int64_t org = 0;
+  };
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept {
+      return std::hash<std::string_view>{}(text);
+    }
+  };
+  static constexpr std::size_t kMaxCachedLocations = 4096;
+  std::unordered_map<std::string, CachedLocation, TextHash, std::equal_to<>> locations;
   std::string recip_id;
   std::int64_t recip_org_id = 0, recipient_id = 0;
   std::uint64_t recip_demographics = 0;
@@ -239,7 +251,7 @@ struct CvmsStore::Impl {
   // STATE doses administered in this load, per "pin\x1f ndc\x1f lot", added to inventory in
   // one statement per key at commit (a file has a few hundred keys, not one per record).
   // Flushed early when it reaches kMaxPendingKeys, so memory stays bounded.
-  static constexpr std::size_t kMaxPendingKeys = 4096;
+  static constexpr std::size_t kMaxPendingKeys = 65536;  // a few MiB at most
   std::unordered_map<std::string, std::int64_t> pending_doses;
   std::string inventory_key;  // reused buffer: no allocation for a key already pending
 
@@ -470,7 +482,8 @@ struct CvmsStore::Impl {
     recip_insert = prepare(
         db, "INSERT INTO recipients (org_id, recip_id, demographics_hash, first_load_id, "
             "updated_load_id" + column_list(kFirstDemographic, kLastDemographic) +
-                ") VALUES (?1, ?2, ?3, ?4, ?4" + placeholders(10, kDemographics) + ")");
+                ") VALUES (?1, ?2, ?3, ?4, ?4" + placeholders(10, kDemographics) +
+                ") ON CONFLICT (org_id, recip_id) DO NOTHING");
     {
       std::string sets;
       int param = 10;
@@ -498,10 +511,17 @@ struct CvmsStore::Impl {
     forget_recipient();
     pending_doses.clear();
   }
-  void forget_location() noexcept {
-    pin.clear();
-    location_name.clear();
-    location_org_id = location_id = 0;
+  void forget_location() noexcept { locations.clear(); }
+  void forget_location(std::string_view code) {
+    if (auto it = locations.find(code); it != locations.end()) locations.erase(it);
+  }
+  void remember_location(std::string_view code, std::string_view name, std::int64_t org,
+                         std::int64_t id) {
+    if (locations.size() >= kMaxCachedLocations) locations.clear();
+    CachedLocation& entry = locations[std::string(code)];
+    entry.id = id;
+    entry.name.assign(name);
+    entry.org = org;
   }
   void forget_recipient() noexcept {
     recip_id.clear();
@@ -541,8 +561,9 @@ struct CvmsStore::Impl {
   };
 
   Resolved resolve_location(std::string_view code, std::string_view name, std::int64_t org) {
-    if (location_id != 0 && code == pin && name == location_name && org == location_org_id)
-      return {location_id, false, false};
+    if (auto it = locations.find(code);
+        it != locations.end() && it->second.name == name && it->second.org == org)
+      return {it->second.id, false, false};
     Resolved r;
     {
       Use s(loc_select.get());
@@ -568,12 +589,9 @@ struct CvmsStore::Impl {
       r.created = true;
     }
     if (r.stale) {
-      forget_location();  // the cache only ever describes what is stored
+      forget_location(code);  // the cache only ever describes what is stored
     } else {
-      pin.assign(code);
-      location_name.assign(name);
-      location_org_id = org;
-      location_id = r.id;
+      remember_location(code, name, org, r.id);
     }
     return r;
   }
@@ -586,10 +604,7 @@ struct CvmsStore::Impl {
     s.integer(3, org);
     s.integer(4, load_id);
     s.step();
-    pin.assign(code);
-    location_name.assign(name);
-    location_org_id = org;
-    location_id = id;
+    remember_location(code, name, org, id);
   }
 
   void bind_demographics(Use& s, const RecordValues& v, std::uint64_t demographics) {
@@ -604,27 +619,28 @@ struct CvmsStore::Impl {
     const std::string_view id_value = v[kRecipId];
     if (recipient_id != 0 && org == recip_org_id && id_value == recip_id)
       return {recipient_id, false, recip_demographics != demographics};
+    // Insert first: most recipients in a file are new, so the common case is one statement;
+    // only a recipient already stored needs the lookup.
     Resolved r;
-    std::uint64_t stored = 0;
+    std::uint64_t stored = demographics;
     {
-      Use s(recip_select.get());
-      s.integer(1, org);
-      s.text(2, id_value);
-      if (s.step()) {
-        r.id = s.column(0);
-        stored = static_cast<std::uint64_t>(s.column(1));
-        r.stale = stored != demographics;
-      }
-    }
-    if (r.id == 0) {
       Use s(recip_insert.get());
       s.integer(1, org);
       s.text(2, id_value);
       bind_demographics(s, v, demographics);
       s.step();
+    }
+    if (sqlite3_changes(db) > 0) {
       r.id = sqlite3_last_insert_rowid(db);
       r.created = true;
-      stored = demographics;
+    } else {
+      Use s(recip_select.get());
+      s.integer(1, org);
+      s.text(2, id_value);
+      if (!s.step()) throw StoreError("CVMS store: a stored recipient vanished during a load");
+      r.id = s.column(0);
+      stored = static_cast<std::uint64_t>(s.column(1));
+      r.stale = stored != demographics;
     }
     recip_org_id = org;
     recip_id.assign(id_value);
@@ -727,7 +743,7 @@ struct CvmsStore::Impl {
     }
     if (location.created) {
       delete_row(loc_delete, location.id);
-      forget_location();
+      forget_location(v[kPin]);
     }
     std::int64_t stored_id = 0, stored_load = 0;
     std::uint64_t stored_hash = 0;

@@ -70,7 +70,7 @@ const vaxetl::sdk::PluginInfo kInfo = {
 template <std::size_t N>
 const char* terminated(std::array<char, N>& buffer, std::string_view text) {
   const std::size_t n = text.size() < N - 1 ? text.size() : N - 1;
-  std::memcpy(buffer.data(), text.data(), n);
+  if (n > 0) std::memcpy(buffer.data(), text.data(), n);  // an empty view may have no data
   buffer[n] = '\0';
   return buffer.data();
 }

@@ -205,7 +205,7 @@ inline void set_error(vaxetl_error* err, std::string_view message) noexcept {
   if (err == nullptr) return;
   const std::size_t n = message.size() < VAXETL_ERROR_MESSAGE_SIZE - 1 ? message.size()
                                                                         : VAXETL_ERROR_MESSAGE_SIZE - 1;
-  std::memcpy(err->message, message.data(), n);
+  if (n > 0) std::memcpy(err->message, message.data(), n);
   err->message[n] = '\0';
 }
 

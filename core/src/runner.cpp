@@ -352,6 +352,7 @@ class Run {
   void write_error_lines(BatchInFlight& batch, ErrorFileWriter& errors);
   void produce(StageInstance& source, BatchQueue& queue, uint32_t batch_size);
   void report_progress(bool force);
+  static uint64_t unreturned_records(StageInstance& source);
 
   const BoundPipeline& pipeline_;
   std::string input_path_;
@@ -362,6 +363,7 @@ class Run {
   std::size_t record_no_column_ = 0;
   std::size_t raw_column_ = 1;
   std::optional<std::size_t> event_id_column_;
+  uint64_t unreturned_after_refusal_ = 0;
   ProgressInfo progress_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_progress_{};
@@ -374,6 +376,15 @@ void Run::report_progress(bool force) {
   last_progress_ = now;
   progress_.seconds = std::chrono::duration<double>(now - started_).count();
   options_.on_progress(progress_);
+}
+
+uint64_t Run::unreturned_records(StageInstance& source) {
+  const vaxetl_source_api& api = *source.plugin().source;
+  // A plugin built against an older ABI minor has a shorter table without this function.
+  if (api.struct_size < offsetof(vaxetl_source_api, unreturned_records) + sizeof(api.unreturned_records) ||
+      api.unreturned_records == nullptr)
+    return 0;
+  return api.unreturned_records(source.handle());
 }
 
 void Run::produce(StageInstance& source, BatchQueue& queue, uint32_t batch_size) {
@@ -458,6 +469,7 @@ void Run::load() {
     const vaxetl_status status = source.plugin().source->open(source.handle(), &run, &err);
     if (status == VAXETL_INVALID_DATA) {
       file_findings_ = source.host().take_findings();
+      unreturned_after_refusal_ = unreturned_records(source);
       throw StageFailure(status, err.message[0] ? err.message : "the input is malformed");
     }
     check(source.plugin(), "open", status, err);
@@ -514,6 +526,10 @@ void Run::load() {
       if (item.kind == SourceItem::Kind::End) break;
       if (item.kind == SourceItem::Kind::Failure) {
         file_findings_ = std::move(item.findings);
+        if (item.status == VAXETL_INVALID_DATA) {
+          stop_producer();  // the source is idle now: it may be asked how much it left unread
+          unreturned_after_refusal_ = unreturned_records(source);
+        }
         throw StageFailure(item.status, item.message);
       }
       progress_.bytes_done = item.bytes_done;
@@ -622,7 +638,8 @@ RunOutcome Run::execute() {
     // Nothing was committed: every record read counts as rejected (input refused whole) or
     // held (the run failed and the file must be rerun), so the counts still add up.
     if (input_refused) {
-      counts.rejected += counts.loaded + counts.held;
+      counts.received += static_cast<int64_t>(unreturned_after_refusal_);
+      counts.rejected += counts.loaded + counts.held + static_cast<int64_t>(unreturned_after_refusal_);
       counts.held = 0;
       record.status = "rejected";
       record.message = std::string("input refused whole, nothing loaded: ") + e.what();

@@ -192,6 +192,11 @@ typedef struct vaxetl_source_api {
   /* Bytes consumed and input size, for progress. */
   void (*progress)(void* instance, uint64_t* bytes_done, uint64_t* bytes_total);
   void (*close)(void* instance);
+  /* Optional (may be NULL). After open() or next_batch() refused the input with
+   * VAXETL_INVALID_DATA: how many records of the input were not returned in a batch (best
+   * effort, e.g. the lines after a bad header), so the host counts them as rejected and every
+   * record of a refused file is accounted for. */
+  uint64_t (*unreturned_records)(void* instance);
 } vaxetl_source_api;
 
 typedef struct vaxetl_transform_api {

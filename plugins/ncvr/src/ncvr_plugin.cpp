@@ -126,7 +126,12 @@ class NcvrSource final : public vaxetl::sdk::Source {
     std::optional<std::string_view> first;
     std::string_view line;
     if (next_line(line)) first = line;
-    if (auto error = vaxetl::ncvr::check_header(layout_, first)) refuse_file(first ? 1 : 0, error->code, error->message);
+    if (auto error = vaxetl::ncvr::check_header(layout_, first)) {
+      // Without a header the first line is a record, and it is refused with the rest.
+      if (error->code == vaxetl::ncvr::codes::kHeaderMissing && first && !vaxetl::sdk::trim(*first).empty())
+        refused_line_is_record_ = true;
+      refuse_file(first ? 1 : 0, error->code, error->message);
+    }
   }
 
   void schema(ArrowSchema* out) override { vaxetl::sdk::export_batch_schema(column_names_, out); }
@@ -161,6 +166,21 @@ class NcvrSource final : public vaxetl::sdk::Source {
 
   void close() override { reader_.reset(); }
 
+  // After a refusal: the records read into the unfinished batch, the refused line if it was a
+  // record, and every non-blank line left, so the host counts the whole file as rejected.
+  uint64_t unreturned_records() override {
+    uint64_t count = static_cast<uint64_t>(builder_.rows()) + (refused_line_is_record_ ? 1 : 0);
+    if (!reader_ || reader_broken_) return count;
+    std::string_view line;
+    try {
+      while (reader_->next(line))
+        if (!vaxetl::sdk::trim(line).empty()) ++count;
+    } catch (const std::exception&) {
+      ++count;  // another overlong line; stop counting there
+    }
+    return count;
+  }
+
  private:
   static vaxetl::ncvr::Layout load_layout(const vaxetl::sdk::CreateContext& context) {
     try {
@@ -187,6 +207,8 @@ class NcvrSource final : public vaxetl::sdk::Source {
     try {
       return reader_->next(line);
     } catch (const std::length_error&) {
+      refused_line_is_record_ = true;
+      reader_broken_ = true;  // the reader cannot resync after an overlong line
       refuse_file(reader_->line_number() + 1, "NCVR_LINE_TOO_LONG",
                   "a line is longer than 1 MiB: this is not an NCVR file (records are one line "
                   "of 50 pipe-delimited fields); send the file as the NCVR v7.2 layout");
@@ -212,6 +234,8 @@ class NcvrSource final : public vaxetl::sdk::Source {
   vaxetl::sdk::BatchBuilder builder_;
   std::vector<std::string> column_names_;
   std::unique_ptr<vaxetl::sdk::LineReader> reader_;
+  bool refused_line_is_record_ = false;
+  bool reader_broken_ = false;
 };
 
 }  // namespace

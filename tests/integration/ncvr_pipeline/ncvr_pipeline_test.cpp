@@ -247,12 +247,46 @@ TEST_F(NcvrPipelineTest, MalformedHeaderRejectsFileWholeAndKeepsIt) {
   EXPECT_EQ(outcome.record.status, "rejected");
   EXPECT_EQ(outcome.exit_code, vaxetl::kExitInputRejected);
   EXPECT_EQ(outcome.record.counts.loaded, 0);
+  // Every record of a refused file is accounted for, as rejected.
+  EXPECT_EQ(outcome.record.counts.received, 50);
+  EXPECT_EQ(outcome.record.counts.rejected, 50);
   EXPECT_TRUE(fs::exists(input)) << "a refused file is kept";
   const auto error_lines = read_lines(outcome.record.error_file);
   ASSERT_EQ(error_lines.size(), 2u);
   EXPECT_NE(error_lines[1].find("|E|NCVR_HEADER_MISMATCH|"), std::string::npos) << error_lines[1];
   EXPECT_NE(error_lines[1].find("position 3"), std::string::npos) << error_lines[1];
   EXPECT_EQ(Store(dir_ / "cvms.sqlite").scalar("SELECT COUNT(*) FROM vaccinations"), 0);
+}
+
+TEST_F(NcvrPipelineTest, StoreRejectsRepeatedAndConflictingEventsWithReasons) {
+  const fs::path input = generate(200, "--error-rate 0 --warning-rate 0");
+  ASSERT_EQ(run(input).record.status, "succeeded");
+  auto lines = read_lines(input);
+  const std::string repeated = lines.at(1);
+  // A second file: record 2 resent unchanged (harmless), record 3 resent with one field
+  // changed (a conflict: changes go through corrections), and record 2 again in the same file.
+  auto changed = split(lines.at(2), '|');
+  changed.at(27) = changed.at(27) == "Spanish" ? "English" : "Spanish";  // recip_language
+  std::string changed_line;
+  for (std::size_t i = 0; i < changed.size(); ++i) changed_line += (i ? "|" : "") + changed[i];
+  const fs::path second = dir_ / "inbox" / "CAROLINAPHARMCOVID_20260103030405_CVMS_PROD_PHI_DIRECT_V1.txt";
+  {
+    std::ofstream out(second);
+    out << lines.at(0) << "\n" << repeated << "\n" << changed_line << "\n" << repeated << "\n";
+  }
+  const auto outcome = run(second);
+  ASSERT_EQ(outcome.record.status, "succeeded") << outcome.record.message;
+  EXPECT_EQ(outcome.record.counts.received, 3);
+  EXPECT_EQ(outcome.record.counts.loaded, 1);
+  EXPECT_EQ(outcome.record.counts.rejected, 2);
+  const auto error_lines = read_lines(outcome.record.error_file);
+  ASSERT_EQ(error_lines.size(), 3u);
+  EXPECT_EQ(error_lines[1].rfind("3|", 0), 0u) << error_lines[1];
+  EXPECT_NE(error_lines[1].find("|E|CVMS_EVENT_CONFLICT|"), std::string::npos) << error_lines[1];
+  EXPECT_NE(error_lines[1].find("corrections file"), std::string::npos) << error_lines[1];
+  EXPECT_EQ(error_lines[2].rfind("4|", 0), 0u) << error_lines[2];
+  EXPECT_NE(error_lines[2].find("|E|CVMS_DUPLICATE_EVENT|"), std::string::npos) << error_lines[2];
+  EXPECT_EQ(Store(dir_ / "cvms.sqlite").scalar("SELECT COUNT(*) FROM vaccinations"), 200);
 }
 
 TEST_F(NcvrPipelineTest, NoPhiReachesAnyLogLine) {

@@ -180,6 +180,9 @@ class Source {
     bytes_total = 0;
   }
   virtual void close() {}
+  // After the input was refused (sdk::Error with VAXETL_INVALID_DATA): how many records of it
+  // were never returned in a batch. Reading on to count them is fine: the input is refused.
+  virtual uint64_t unreturned_records() { return 0; }
 };
 
 class Transform {
@@ -288,8 +291,15 @@ struct SourceTrampolines {
     } catch (...) {
     }
   }
+  static uint64_t unreturned(void* i) noexcept {
+    try {
+      return as<Impl>(i).impl->unreturned_records();
+    } catch (...) {
+      return 0;
+    }
+  }
   static constexpr vaxetl_source_api api{sizeof(vaxetl_source_api), &create, &destroy<Impl>,
-                                         &open, &schema, &next, &progress, &close};
+                                         &open, &schema, &next, &progress, &close, &unreturned};
 };
 
 template <class Impl>

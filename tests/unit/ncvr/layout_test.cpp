@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -58,7 +59,10 @@ class MalformedLayout : public ::testing::Test {
     const std::size_t at = text.find(from);
     EXPECT_NE(at, std::string::npos) << from;
     text.replace(at, from.size(), to);
-    const std::string path = ::testing::TempDir() + "/ncvr-malformed-layout.tsv";
+    // One file per test and process: ctest runs these tests in parallel processes.
+    const std::string path = ::testing::TempDir() + "/ncvr-malformed-layout-" +
+                             ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" +
+                             std::to_string(::getpid()) + ".tsv";
     std::ofstream(path) << text;
     return path;
   }

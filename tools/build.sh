@@ -11,6 +11,7 @@ if [ "$sanitize" = "ON" ]; then
 else
   build_dir="${VAXETL_BUILD_DIR:-build}"; build_type=Release
 fi
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DVAXETL_SANITIZE="$sanitize" >/dev/null
-cmake --build "$build_dir" -j "$(nproc)"
+# Progress goes to stderr; stdout carries only the build directory, for the calling scripts.
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DVAXETL_SANITIZE="$sanitize" >&2
+cmake --build "$build_dir" -j "$(nproc)" >&2
 echo "$build_dir"

@@ -18,6 +18,7 @@
 #include "file_digest.hpp"
 #include "vaxetl/sdk/batch.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
+#include "vaxetl/sdk/plugin.hpp"
 
 namespace vaxetl {
 
@@ -39,16 +40,9 @@ const char* status_name(vaxetl_status status) {
   return "UNKNOWN_STATUS";
 }
 
-// A plugin call that did not succeed; the message is safe to log (plugins must keep PHI out).
-class StageFailure : public std::runtime_error {
- public:
-  StageFailure(vaxetl_status status, const std::string& message)
-      : std::runtime_error(message), status_(status) {}
-  vaxetl_status status() const noexcept { return status_; }
-
- private:
-  vaxetl_status status_;
-};
+// A plugin call that did not succeed, with its status; the message is safe to log (plugins
+// must keep PHI out). The SDK's error type already carries exactly that.
+using StageFailure = sdk::Error;
 
 struct Finding {
   int64_t row = 0;

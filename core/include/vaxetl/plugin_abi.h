@@ -39,6 +39,12 @@
  *   whole), findings it reported during that call describe the file: their `row` is the
  *   input line number (0 when no line applies), and they become the error file's lines.
  *
+ * Threads
+ *   One plugin instance is never called from two threads at once. A source's calls come
+ *   from the host's reader thread; a transform's and a sink's from the main thread. Different
+ *   instances may run at the same time, so a plugin must not share mutable state between
+ *   instances without its own locking.
+ *
  * PHI: messages given to log() and report() must never contain a value from a record.
  * Name the field, its position and the rule; the error file carries the record itself.
  */

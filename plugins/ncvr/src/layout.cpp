@@ -265,7 +265,7 @@ Layout Layout::load(const LayoutFiles& files) {
   const std::size_t expect_column = column_of(table, path, "expect");
   const std::size_t rule_column = column_of(table, path, "rule");
 
-  // The last canonical column (ndc_as_sent) is derived, never a field of its own.
+  // At least one canonical column (ndc_as_sent) is derived, never a field of its own.
   constexpr std::size_t kFieldColumns = canonical::kColumns.size() - 1;
   if (table.rows().empty()) fail(path, "the layout has no fields");
   if (table.rows().size() > kFieldColumns)

@@ -15,7 +15,7 @@ inline constexpr std::string_view kRaw = "_raw";             // utf8: the record
 // Record columns, all utf8, null when empty. Values are normalized by the source:
 // dates YYYY-MM-DD (expiration may be YYYY-MM), PIN as NCA + 6, NDC as 11-digit 5-4-2 unit of
 // sale, phone as 10 digits, codes upper-case.
-inline constexpr std::array<std::string_view, 51> kColumns = {
+inline constexpr std::array<std::string_view, 67> kColumns = {
     "vax_event_id",          "action_code",         "org_code",
     "vtrcks_prov_pin",       "admin_name",          "recip_id",
     "recip_first_name",      "recip_middle_name",   "recip_last_name",
@@ -34,6 +34,23 @@ inline constexpr std::array<std::string_view, 51> kColumns = {
     "refusal_reason",        "cmorbid_status",      "serology",
     "recip_priority_group",  "record_last_modified",
     "ndc_as_sent",  // the NDC exactly as the provider sent it, before unit-of-sale mapping
+    // Columns NCVR does not carry (null from the NCVR reader), from CDC CVRS and HL7 VXU.
+    "ext_type",                // CVRS data model: D redacted, I identified, P PPRL
+    "pprl_id",                 // privacy-preserving record-linkage id (ext_type P)
+    "dose_num",                // valid dose number: 1-6, INV, UNK (CVRS 31, OBX 30973-2)
+    "vax_series_complete",     // YES, NO, UNK (CVRS 32, OBX 59783-1)
+    "responsible_org",         // parent organization accountable for the record (CVRS 33, MSH-22)
+    "admin_type",              // administering site type 1-28 or UNK (CVRS 36, RXA-11.6)
+    "admin_address_street",    // administering site address (CVRS 37-42, RXA-11.9-16)
+    "admin_address_street_2",
+    "admin_address_city",
+    "admin_address_county",    // 5-digit FIPS
+    "admin_address_state",
+    "admin_address_zip",
+    "funding_source",          // VXU OBX 30963-3: VXC1 federal, VXC2 state, ...
+    "funding_eligibility",     // VXU OBX 64994-7 (HL7 0064: V01, V02, ...)
+    "information_source",      // VXU RXA-9 (NIP001: 00 new record, 01-08 historical)
+    "completion_status",       // VXU RXA-20 (CP complete, RE refused, NA, PA)
 };
 
 }  // namespace vaxetl::canonical

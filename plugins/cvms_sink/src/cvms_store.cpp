@@ -10,6 +10,7 @@
 #include <Poco/Exception.h>
 
 #include <charconv>
+#include <filesystem>
 #include <cstring>
 #include <unordered_map>
 #include <fstream>
@@ -48,7 +49,7 @@ static_assert(kLastDemographic - kFirstDemographic + 1 == 23);
 static_assert(kFirstDemographic == kRecipId + 1);
 
 // Vaccination columns stored as-is, in vaccinations-table order (names equal canonical names).
-constexpr std::array<std::size_t, 23> kVaccinationColumns = {
+constexpr std::array<std::size_t, 39> kVaccinationColumns = {
     column_index("action_code"),
     column_index("admin_date"),
     column_index("cvx"),
@@ -72,6 +73,23 @@ constexpr std::array<std::size_t, 23> kVaccinationColumns = {
     column_index("recip_priority_group"),
     column_index("record_last_modified"),
     column_index("ndc_as_sent"),
+    // Schema version 2: columns only CVRS and VXU carry.
+    column_index("ext_type"),
+    column_index("pprl_id"),
+    column_index("dose_num"),
+    column_index("vax_series_complete"),
+    column_index("responsible_org"),
+    column_index("admin_type"),
+    column_index("admin_address_street"),
+    column_index("admin_address_street_2"),
+    column_index("admin_address_city"),
+    column_index("admin_address_county"),
+    column_index("admin_address_state"),
+    column_index("admin_address_zip"),
+    column_index("funding_source"),
+    column_index("funding_eligibility"),
+    column_index("information_source"),
+    column_index("completion_status"),
 };
 
 // The content hash: per value, its length then its bytes 8 at a time (the tail zero-padded), each
@@ -329,8 +347,13 @@ struct CvmsStore::Impl {
 
   // Opening a store that is up to date only reads, so it neither waits for nor blocks a load
   // in progress in another process; the write lock is taken only to create or upgrade it.
+  // A new store runs schema.sql (version 1), then every schema-NNNN.sql up to kSchemaVersion;
+  // an older store runs only the steps it lacks. All in one transaction: a failed upgrade
+  // leaves the store as it was.
   void apply_schema(const std::string& schema_path) {
-    const std::string sql = read_file(schema_path, "schema file");
+    // Read even when the store is current: a wrong schema path is a configuration error to
+    // report now, not on the day a new store is created.
+    read_file(schema_path, "schema file");
     try {
       if (check_schema_version() == kSchemaVersion) return;
       exec("BEGIN IMMEDIATE");
@@ -338,24 +361,36 @@ struct CvmsStore::Impl {
       throw StoreError("CVMS store: reading the schema version: " + e.displayText());
     }
     try {
-      if (check_schema_version() != kSchemaVersion) {
-        // The schema file holds several statements; sqlite3_exec runs them in order (a Poco
-        // statement runs one). Every statement is idempotent, so this is also the upgrade
-        // path from an older version until a version needs more than new tables and indexes.
-        char* error = nullptr;
-        if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-          std::string message = error != nullptr ? error : "unknown error";
-          sqlite3_free(error);
-          throw StoreError("CVMS store: applying " + schema_path + ": " + message);
-        }
-        if (stored_schema_version() != kSchemaVersion)
-          throw StoreError("CVMS store: " + schema_path + " does not record schema version " +
-                           std::to_string(kSchemaVersion));
+      int version = check_schema_version();
+      if (version == 0) {
+        run_script(schema_path);
+        version = stored_schema_version();
+      }
+      const std::string directory = std::filesystem::path(schema_path).parent_path().string();
+      for (int step = version + 1; step <= kSchemaVersion; ++step) {
+        char name[32];
+        std::snprintf(name, sizeof(name), "schema-%04d.sql", step);
+        run_script((std::filesystem::path(directory) / name).string());
+        if (stored_schema_version() != step)
+          throw StoreError("CVMS store: " + std::string(name) + " does not record schema version " +
+                           std::to_string(step));
       }
       exec("COMMIT");
     } catch (...) {
       try { exec("ROLLBACK"); } catch (...) {}
       throw;
+    }
+  }
+
+  // A schema file holds several statements; sqlite3_exec runs them in order (a Poco statement
+  // runs one).
+  void run_script(const std::string& path) {
+    const std::string sql = read_file(path, "schema file");
+    char* error = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string message = error != nullptr ? error : "unknown error";
+      sqlite3_free(error);
+      throw StoreError("CVMS store: applying " + path + ": " + message);
     }
   }
 

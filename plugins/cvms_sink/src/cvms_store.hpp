@@ -41,7 +41,7 @@ namespace vaxetl::cvms {
 
 // The schema version this build writes (schema.sql's schema_version row). Opening a database
 // whose version is newer throws StoreError.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // Index of a canonical column by name, at compile time: an unknown name fails to compile.
 //   constexpr std::size_t kPin = column_index("vtrcks_prov_pin");

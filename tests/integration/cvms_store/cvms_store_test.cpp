@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include <array>
 #include <cstdlib>
 #include <filesystem>
@@ -209,11 +212,42 @@ TEST_F(CvmsStoreTest, ReopeningAnExistingDatabaseKeepsItsDataAndReappliesTheSche
   for (int i = 0; i < 2; ++i) {
     CvmsStore reopened(options_);
   }
-  EXPECT_EQ(count("schema_version"), 1);
+  EXPECT_EQ(count("schema_version"), vaxetl::cvms::kSchemaVersion);  // one row per version
   EXPECT_EQ(count("products"), products);
   EXPECT_EQ(count("vaccinations"), 1);
   EXPECT_EQ(load_file("run-2", {state_dose("EV2")}), std::vector{ApplyOutcome::Inserted});
   EXPECT_EQ(count("vaccinations"), 2);
+}
+
+TEST_F(CvmsStoreTest, AVersionOneStoreIsUpgradedInPlaceKeepingItsRows) {
+  // Build a version-1 store by hand from schema.sql alone, with one vaccination in it.
+  {
+    std::ifstream in(CVMS_SCHEMA_FILE);
+    const std::string v1((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(options_.database.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "INSERT INTO loads (run_id, input_name, input_sha256, started_at) VALUES ('r', 'f', 'h', 'now');"
+                           "INSERT INTO organizations (org_code, first_load_id) VALUES ('ORG', 1);"
+                           "INSERT INTO locations (pin, name, org_id, first_load_id, updated_load_id) VALUES ('NCA000001', 'x', 1, 1, 1);"
+                           "INSERT INTO recipients (org_id, recip_id, demographics_hash, first_load_id, updated_load_id) VALUES (1, 'R1', 0, 1, 1);"
+                           "INSERT INTO vaccinations (org_id, vax_event_id, location_id, recipient_id, content_hash, load_id) VALUES (1, 'OLD1', 1, 1, 0, 1);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(scalar("SELECT max(version) FROM schema_version"), 1);
+  { CvmsStore store(options_); }
+  EXPECT_EQ(scalar("SELECT max(version) FROM schema_version"), vaxetl::cvms::kSchemaVersion);
+  EXPECT_EQ(count("vaccinations"), 1);
+  EXPECT_EQ(scalar("SELECT count(*) FROM vaccinations WHERE vax_event_id = 'OLD1' AND dose_num IS NULL"), 1);
+  // The upgraded store takes the new columns.
+  Record record = state_dose("EV-NEW");
+  record["dose_num"] = "2";
+  record["admin_type"] = "17";
+  EXPECT_EQ(load_file("run-2", {record}), std::vector{ApplyOutcome::Inserted});
+  EXPECT_EQ(text("SELECT dose_num || ' ' || admin_type FROM vaccinations WHERE vax_event_id = 'EV-NEW'"), "2 17");
 }
 
 TEST_F(CvmsStoreTest, ADatabaseWithANewerSchemaVersionIsRefused) {

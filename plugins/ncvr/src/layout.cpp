@@ -243,6 +243,13 @@ std::string_view CodeSet::find_code_or_description(std::string_view value) const
   return entry < entries_.size() ? std::string_view(entries_[entry].description) : std::string_view();
 }
 
+std::string_view CodeSet::code_of_code_or_description(std::string_view value) const noexcept {
+  const std::string_view code = find_code(value);
+  if (!code.empty()) return code;
+  const std::size_t entry = descriptions_.find(value);
+  return entry < entries_.size() ? std::string_view(entries_[entry].code) : std::string_view();
+}
+
 LayoutFiles LayoutFiles::in_directory(const std::string& data_dir, std::string_view version) {
   const std::string stem = data_dir + "/ncvr-v" + std::string(version);
   return LayoutFiles{stem + ".tsv", data_dir + "/codesets.tsv", stem + "-rules.tsv"};

@@ -479,8 +479,9 @@ void RecordValidator::check_county() {
   const std::string_view county = values_[county_];
   if (normalized(state_) == rules_.home_state) {
     const CodeSet& counties = *field_rules_[county_].code_set;
-    std::string_view spelling = counties.find_code_or_description(county);
-    if (spelling.empty()) spelling = counties.find_code_or_description(without_county_word(county));
+    // Normalized to the FIPS code, the one form every format (CVRS, HL7 PID-11.9) shares.
+    std::string_view spelling = counties.code_of_code_or_description(county);
+    if (spelling.empty()) spelling = counties.code_of_code_or_description(without_county_word(county));
     if (!spelling.empty()) {
       set_normalized(county_, spelling);
       return;

@@ -83,9 +83,9 @@ TEST_F(RecordValidatorTest, NormalizesPlainElevenDigitNdc) {
   EXPECT_EQ(record_.get("ndc"), "59267-1000-03");
 }
 
-TEST_F(RecordValidatorTest, NormalizesNcCountyNameSpelling) {
+TEST_F(RecordValidatorTest, NormalizesNcCountyNameToItsFipsCode) {
   ASSERT_TRUE(validate(RecordBuilder().set("recip_address_county", "new hanover county"))) << describe();
-  EXPECT_EQ(record_.get("recip_address_county"), "New Hanover");
+  EXPECT_EQ(record_.get("recip_address_county"), "37129");
   ASSERT_TRUE(validate(RecordBuilder().set("recip_address_county", "37183"))) << describe();
   EXPECT_EQ(record_.get("recip_address_county"), "37183");
 }

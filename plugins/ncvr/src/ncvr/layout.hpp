@@ -51,6 +51,9 @@ class CodeSet {
   }
   // As find_code, also accepting a description (county names); yields what matched.
   std::string_view find_code_or_description(std::string_view value) const noexcept;
+  // The code of a value given either as a code or as its description (an NC county name gives
+  // its FIPS code); empty when neither matches.
+  std::string_view code_of_code_or_description(std::string_view value) const noexcept;
 
  private:
   // Open addressing over the upper-cased keys, hashed on their first 8 bytes and length: a

@@ -1,0 +1,245 @@
+// The CVRS source plugin: reads a CDC CVRS tab-delimited file line by line, picks the layout
+// (v2 or v1) its header names, validates every record and emits canonical-record batches.
+// Rejected and held records travel in the batch too (the host hides them from later stages)
+// so the error file can quote them.
+#include <array>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cvrs/codes.hpp"
+#include "cvrs/model.hpp"
+#include "cvrs/record_validator.hpp"
+#include "vaxetl/sdk/batch.hpp"
+#include "vaxetl/sdk/canonical_record.hpp"
+#include "vaxetl/sdk/plugin.hpp"
+#include "vaxetl/sdk/text.hpp"
+
+namespace {
+
+using vaxetl::sdk::Error;
+
+constexpr std::size_t kEventIdColumn = 0;
+static_assert(vaxetl::canonical::kColumns[kEventIdColumn] == "vax_event_id");
+
+const char* const kWarningOrError[] = {"warning", "error", nullptr};
+
+const vaxetl_config_field kConfigFields[] = {
+    {"org_code", VAXETL_CONFIG_STRING, VAXETL_CONFIG_REQUIRED, nullptr, nullptr,
+     "submitting organization code (A-Z, 0-9) for every record: a CVRS record carries none"},
+    {"data_dir", VAXETL_CONFIG_PATH, 0, nullptr, nullptr,
+     "directory holding the layouts, code sets, states, rules and products.tsv (default: the plugin's own)"},
+    {"unit_of_use_ndc", VAXETL_CONFIG_ENUM, 0, "warning", kWarningOrError,
+     "a known unit-of-use NDC is mapped to its unit of sale; report it as a warning or reject it"},
+    {"placeholder_codes", VAXETL_CONFIG_ENUM, 0, "warning", kWarningOrError,
+     "CDC's development placeholders (CVX 900-902, MVX AAA/BBB, two NDCs): warn or reject"},
+    {"as_of_date", VAXETL_CONFIG_STRING, 0, "", nullptr,
+     "YYYY-MM-DD treated as today for the future-date rules (empty: today's date, UTC)"},
+};
+
+const std::vector<vaxetl_column>& produced_columns() {
+  static const std::vector<vaxetl_column> columns = [] {
+    std::vector<vaxetl_column> result;
+    result.push_back({vaxetl::canonical::kRecordNo.data(), "l", 0, "input line number"});
+    result.push_back({vaxetl::canonical::kRaw.data(), "u", 0, "the record as received"});
+    for (const auto& name : vaxetl::canonical::kColumns)
+      result.push_back({name.data(), "u", 0, "canonical record column"});
+    return result;
+  }();
+  return columns;
+}
+
+const vaxetl::sdk::PluginInfo kInfo = {
+    VAXETL_PLUGIN_NAME,
+    VAXETL_PLUGIN_VERSION,
+    "Reads CDC COVID-19 Vaccination Reporting Specification (CVRS) v2 and v1 files "
+    "(tab-delimited, header line), validates every field and cross-field rule and holds "
+    "vaccinations given outside North Carolina",
+    "Apache-2.0",
+    "vaxetl",
+    kConfigFields,
+    VAXETL_ARRAY_COUNT(kConfigFields),
+    nullptr,
+    0,
+    produced_columns().data(),
+    static_cast<uint32_t>(produced_columns().size()),
+};
+
+template <std::size_t N>
+const char* terminated(std::array<char, N>& buffer, std::string_view text) {
+  const std::size_t n = text.size() < N - 1 ? text.size() : N - 1;
+  if (n > 0) std::memcpy(buffer.data(), text.data(), n);  // an empty view may have no data
+  buffer[n] = '\0';
+  return buffer.data();
+}
+
+class HostFindingSink final : public vaxetl::cvrs::FindingSink {
+ public:
+  explicit HostFindingSink(const vaxetl::sdk::Host& host) : host_(host) {}
+  void set_row(int64_t row) noexcept { row_ = row; }
+
+  void report(const vaxetl::cvrs::Finding& f) override {
+    host_.report(row_, static_cast<uint32_t>(f.position), terminated(field_, f.field_name),
+                 terminated(code_, f.code),
+                 f.severity == vaxetl::cvrs::Severity::kError ? VAXETL_SEVERITY_ERROR : VAXETL_SEVERITY_WARNING,
+                 terminated(message_, f.message));
+  }
+  void hold(std::string_view code, std::string_view message) {
+    host_.report(row_, 0, nullptr, terminated(code_, code), VAXETL_SEVERITY_HOLD, terminated(message_, message));
+  }
+
+ private:
+  const vaxetl::sdk::Host& host_;
+  int64_t row_ = 0;
+  std::array<char, 128> field_{};
+  std::array<char, 64> code_{};
+  std::array<char, 1100> message_{};
+};
+
+vaxetl::cvrs::Date parse_as_of(const std::string& text) {
+  if (text.empty()) return vaxetl::cvrs::Date::today_utc();
+  auto date = vaxetl::ncvr::parse_date(text);
+  if (!date) throw Error(VAXETL_INVALID_CONFIG, "as_of_date must be YYYY-MM-DD");
+  return *date;
+}
+
+std::string checked_org_code(const std::string& text) {
+  if (text.empty() || text.size() > 20 || !vaxetl::ncvr::is_upper_alnum(text))
+    throw Error(VAXETL_INVALID_CONFIG, "org_code must be 1 to 20 upper-case letters and digits");
+  return text;
+}
+
+class CvrsSource final : public vaxetl::sdk::Source {
+ public:
+  explicit CvrsSource(const vaxetl::sdk::CreateContext& context)
+      : host_(context.host),
+        model_(load_model(context)),
+        validator_(*model_, parse_as_of(context.config.get_string("as_of_date")),
+                   vaxetl::cvrs::ValidatorOptions{context.config.get_string("unit_of_use_ndc") == "error",
+                                                  context.config.get_string("placeholder_codes") == "error",
+                                                  checked_org_code(context.config.get_string("org_code"))}),
+        findings_(host_),
+        builder_(vaxetl::canonical::kColumns.size()) {
+    for (const auto& name : vaxetl::canonical::kColumns) column_names_.emplace_back(name);
+  }
+
+  void open(const vaxetl::sdk::RunInfo& run) override {
+    try {
+      reader_ = std::make_unique<vaxetl::sdk::LineReader>(run.input_path);
+    } catch (const std::exception&) {
+      throw Error(VAXETL_IO_ERROR, "cannot open the input file for reading");
+    }
+    std::optional<std::string_view> first;
+    std::string_view line;
+    if (next_line(line)) first = line;
+    const auto header = vaxetl::cvrs::detect_layout(*model_, first);
+    if (header.error) {
+      // A file that is not CVRS at all: its first line counts as one of its refused records.
+      if (header.error->code == vaxetl::cvrs::codes::kNotCvrs || header.error->code == vaxetl::cvrs::codes::kDelimiter)
+        refused_line_is_record_ = true;
+      refuse_file(first ? 1 : 0, header.error->code, header.error->message);
+    }
+    validator_.start_file(*header.layout);
+    host_.info("CVRS v" + header.layout->version() + " header");
+  }
+
+  void schema(ArrowSchema* out) override { vaxetl::sdk::export_batch_schema(column_names_, out); }
+
+  bool next_batch(uint32_t max_rows, ArrowArray* out) override {
+    std::string_view line;
+    while (builder_.rows() < static_cast<int64_t>(max_rows) && next_line(line)) {
+      if (vaxetl::sdk::trim(line).empty()) continue;  // trailing blank lines carry no record
+      findings_.set_row(builder_.rows());
+      const auto outcome = validator_.validate(line, record_, findings_);
+      if (outcome == vaxetl::cvrs::Outcome::kHeld) findings_.hold(validator_.hold_code(), validator_.hold_message());
+      const auto line_no = static_cast<int64_t>(reader_->line_number());
+      if (record_[kEventIdColumn].empty()) {
+        // The error file quotes the event id even of a record that could not be split.
+        auto values = record_.values();
+        values[kEventIdColumn] = vaxetl::sdk::trim(line.substr(0, line.find('\t')));
+        builder_.add_row(line_no, line, values.data());
+      } else {
+        builder_.add_row(line_no, line, record_.values().data());
+      }
+    }
+    if (builder_.rows() == 0) return false;
+    builder_.finish(out);
+    return true;
+  }
+
+  void progress(uint64_t& done, uint64_t& total) const override {
+    done = reader_ ? reader_->bytes_consumed() : 0;
+    total = reader_ ? reader_->total_bytes() : 0;
+  }
+
+  void close() override { reader_.reset(); }
+
+  uint64_t unreturned_records() override {
+    uint64_t count = static_cast<uint64_t>(builder_.rows()) + (refused_line_is_record_ ? 1 : 0);
+    if (!reader_ || reader_broken_) return count;
+    std::string_view line;
+    try {
+      while (reader_->next(line))
+        if (!vaxetl::sdk::trim(line).empty()) ++count;
+    } catch (const std::exception&) {
+      ++count;
+    }
+    return count;
+  }
+
+ private:
+  static std::unique_ptr<vaxetl::cvrs::Model> load_model(const vaxetl::sdk::CreateContext& context) {
+    std::string dir;
+    auto configured = context.config.find("data_dir");
+    if (configured && !configured->empty()) {
+      dir = *configured;
+    } else {
+      dir = context.data_path("");
+      if (!dir.empty() && dir.back() == '/') dir.pop_back();
+    }
+    try {
+      return std::make_unique<vaxetl::cvrs::Model>(dir, dir + "/products.tsv");
+    } catch (const std::exception& e) {
+      throw Error(VAXETL_INVALID_CONFIG, e.what());
+    }
+  }
+
+  bool next_line(std::string_view& line) {
+    try {
+      return reader_->next(line);
+    } catch (const std::length_error&) {
+      refused_line_is_record_ = true;
+      reader_broken_ = true;
+      refuse_file(reader_->line_number() + 1, vaxetl::cvrs::codes::kLineTooLong,
+                  "a line is longer than 1 MiB: this is not a CVRS file (records are one line of 45 "
+                  "tab-delimited fields); send the file as CDC CVRS v2");
+    } catch (const std::runtime_error&) {
+      throw Error(VAXETL_IO_ERROR, "read error on the input file");
+    }
+    return false;
+  }
+
+  [[noreturn]] void refuse_file(uint64_t line, std::string_view code, const std::string& message) {
+    std::array<char, 64> code_text{};
+    host_.report(static_cast<int64_t>(line), 0, nullptr, terminated(code_text, code), VAXETL_SEVERITY_ERROR,
+                 message.c_str());
+    throw Error(VAXETL_INVALID_DATA, std::string(code) + ": " + message);
+  }
+
+  vaxetl::sdk::Host host_;
+  std::unique_ptr<vaxetl::cvrs::Model> model_;
+  vaxetl::cvrs::RecordValidator validator_;
+  HostFindingSink findings_;
+  vaxetl::cvrs::NormalizedRecord record_;
+  vaxetl::sdk::BatchBuilder builder_;
+  std::vector<std::string> column_names_;
+  std::unique_ptr<vaxetl::sdk::LineReader> reader_;
+  bool refused_line_is_record_ = false;
+  bool reader_broken_ = false;
+};
+
+}  // namespace
+
+VAXETL_EXPORT_SOURCE(CvrsSource, kInfo)

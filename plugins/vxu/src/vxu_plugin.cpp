@@ -1,0 +1,239 @@
+// The VXU source plugin: reads a file of HL7 v2.5.1 VXU^V04 messages (one message, many, or
+// an FHS/BHS batch), validates each per the CDC IG and emits one canonical row per order
+// group. `_record_no` is the message's ordinal in the file and `_raw` the message with its
+// segments joined by CR. Rejected rows travel in the batch too, so the error file quotes them.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "hl7/message.hpp"
+#include "ncvr/product_catalog.hpp"
+#include "vaxetl/sdk/batch.hpp"
+#include "vaxetl/sdk/canonical_record.hpp"
+#include "vaxetl/sdk/plugin.hpp"
+#include "vxu/ack.hpp"
+#include "vxu/converter.hpp"
+
+namespace {
+
+using vaxetl::sdk::Error;
+
+const char* const kUnitOfUseChoices[] = {"warning", "error", nullptr};
+
+const vaxetl_config_field kConfigFields[] = {
+    {"org_code", VAXETL_CONFIG_STRING, 0, "", nullptr,
+     "submitting organization code for every record (empty: MSH-4.1 of each message)"},
+    {"data_dir", VAXETL_CONFIG_PATH, 0, nullptr, nullptr,
+     "directory holding products.tsv (default: the plugin's own)"},
+    {"unit_of_use_ndc", VAXETL_CONFIG_ENUM, 0, "warning", kUnitOfUseChoices,
+     "a known unit-of-use NDC is mapped to its unit of sale; report it as a warning or reject it"},
+    {"as_of_date", VAXETL_CONFIG_STRING, 0, "", nullptr,
+     "YYYY-MM-DD treated as today for the future-date rules (empty: today's date, UTC)"},
+};
+
+const std::vector<vaxetl_column>& produced_columns() {
+  static const std::vector<vaxetl_column> columns = [] {
+    std::vector<vaxetl_column> result;
+    result.push_back({vaxetl::canonical::kRecordNo.data(), "l", 0, "message ordinal in the file"});
+    result.push_back({vaxetl::canonical::kRaw.data(), "u", 0, "the message, segments joined by CR"});
+    for (const auto& name : vaxetl::canonical::kColumns)
+      result.push_back({name.data(), "u", 0, "canonical record column"});
+    return result;
+  }();
+  return columns;
+}
+
+const vaxetl::sdk::PluginInfo kInfo = {
+    VAXETL_PLUGIN_NAME,
+    VAXETL_PLUGIN_VERSION,
+    "Reads HL7 v2.5.1 VXU^V04 immunization messages (CDC IG Release 1.5, profile Z22): one "
+    "canonical record per order group, validated per the IG",
+    "Apache-2.0",
+    "vaxetl",
+    kConfigFields,
+    VAXETL_ARRAY_COUNT(kConfigFields),
+    nullptr,
+    0,
+    produced_columns().data(),
+    static_cast<uint32_t>(produced_columns().size()),
+};
+
+template <std::size_t N>
+const char* terminated(std::array<char, N>& buffer, std::string_view text) {
+  const std::size_t n = text.size() < N - 1 ? text.size() : N - 1;
+  if (n > 0) std::memcpy(buffer.data(), text.data(), n);
+  buffer[n] = '\0';
+  return buffer.data();
+}
+
+// The input, mapped read-only: the parser's views point straight into the page cache.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw Error(VAXETL_IO_ERROR, "cannot open the input file for reading");
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) {
+      ::close(fd_);
+      throw Error(VAXETL_IO_ERROR, "cannot stat the input file");
+    }
+    size_ = static_cast<std::size_t>(st.st_size);
+    if (size_ > 0) {
+      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+      if (p == MAP_FAILED) {
+        ::close(fd_);
+        throw Error(VAXETL_IO_ERROR, "cannot map the input file");
+      }
+      data_ = static_cast<const char*>(p);
+      ::madvise(p, size_, MADV_SEQUENTIAL);
+    }
+  }
+  ~MappedFile() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view view() const noexcept { return {data_, size_}; }
+
+ private:
+  int fd_ = -1;
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+vaxetl::ncvr::Date parse_as_of(const std::string& text) {
+  if (text.empty()) return vaxetl::ncvr::Date::today_utc();
+  auto date = vaxetl::ncvr::parse_date(text);
+  if (!date) throw Error(VAXETL_INVALID_CONFIG, "as_of_date must be YYYY-MM-DD");
+  return *date;
+}
+
+class VxuSource final : public vaxetl::sdk::Source {
+ public:
+  explicit VxuSource(const vaxetl::sdk::CreateContext& context)
+      : host_(context.host),
+        catalog_(load_catalog(context)),
+        converter_(catalog_, vaxetl::vxu::ConverterOptions{
+                                 context.config.get_string("org_code"),
+                                 parse_as_of(context.config.get_string("as_of_date")),
+                                 context.config.get_string("unit_of_use_ndc") == "error"}),
+        builder_(vaxetl::canonical::kColumns.size()) {
+    for (const auto& name : vaxetl::canonical::kColumns) column_names_.emplace_back(name);
+  }
+
+  void open(const vaxetl::sdk::RunInfo& run) override {
+    file_ = std::make_unique<MappedFile>(run.input_path);
+    splitter_ = std::make_unique<vaxetl::hl7::MessageSplitter>(file_->view());
+    ordinal_ = 0;
+    pending_row_ = 0;
+    pending_rows_ = 0;
+  }
+
+  void schema(ArrowSchema* out) override { vaxetl::sdk::export_batch_schema(column_names_, out); }
+
+  bool next_batch(uint32_t max_rows, ArrowArray* out) override {
+    while (builder_.rows() < static_cast<int64_t>(max_rows)) {
+      // A message's rows may straddle batches: finish the current message first.
+      if (pending_row_ == pending_rows_ && !read_message()) break;
+      emit_row(pending_row_++);
+    }
+    if (builder_.rows() == 0) return false;
+    builder_.finish(out);
+    return true;
+  }
+
+  void progress(uint64_t& done, uint64_t& total) const override {
+    done = splitter_ ? splitter_->offset() : 0;
+    total = file_ ? file_->view().size() : 0;
+  }
+
+  void close() override {
+    splitter_.reset();
+    file_.reset();
+  }
+
+ private:
+  static vaxetl::ncvr::ProductCatalog load_catalog(const vaxetl::sdk::CreateContext& context) {
+    auto configured = context.config.find("data_dir");
+    const std::string dir = configured && !configured->empty() ? *configured : context.data_path("");
+    try {
+      return vaxetl::ncvr::ProductCatalog::load(dir + "/products.tsv");
+    } catch (const std::exception& e) {
+      throw Error(VAXETL_INVALID_CONFIG, e.what());
+    }
+  }
+
+  bool read_message() {
+    std::string_view text;
+    if (!splitter_->next(text)) return false;
+    ++ordinal_;
+    const auto status = message_.parse(text);
+    converter_.convert(message_, status);
+    raw_.clear();
+    if (status == vaxetl::hl7::Message::Status::kOk) {
+      for (const auto& segment : message_.entries()) {
+        raw_.append(segment.text);
+        raw_ += '\r';
+      }
+      if (!raw_.empty()) raw_.pop_back();
+    } else {
+      raw_.assign(text);
+    }
+    pending_row_ = 0;
+    pending_rows_ = converter_.row_count();
+    return true;
+  }
+
+  void emit_row(std::size_t i) {
+    const int64_t row = builder_.rows();
+    const std::size_t group = converter_.row_group(i);
+    for (const auto& f : converter_.findings()) {
+      // Patient-part findings are reported once, on the message's first row, unless they
+      // reject every row; order-group findings on their own row.
+      const bool on_this_row = f.group == group || (f.group == 0 && (i == 0 || f.rejects_group(group)));
+      if (!on_this_row) continue;
+      location_.clear();
+      location_.append(f.location.segment);
+      if (f.location.field != 0) {
+        location_ += '-';
+        location_ += std::to_string(f.location.field);
+        if (f.location.component != 0) {
+          location_ += '.';
+          location_ += std::to_string(f.location.component);
+        }
+      }
+      // An IG error that only drops a field or segment leaves the row loadable: a warning here.
+      const vaxetl_severity severity = f.rejects_group(group) ? VAXETL_SEVERITY_ERROR : VAXETL_SEVERITY_WARNING;
+      host_.report(row, f.location.field, location_.empty() ? nullptr : location_.c_str(),
+                   terminated(code_, f.code), severity, terminated(message_text_, f.message));
+    }
+    builder_.add_row(static_cast<int64_t>(ordinal_), raw_, converter_.row(i).data());
+  }
+
+  vaxetl::sdk::Host host_;
+  vaxetl::ncvr::ProductCatalog catalog_;
+  vaxetl::vxu::Converter converter_;
+  vaxetl::sdk::BatchBuilder builder_;
+  std::vector<std::string> column_names_;
+  std::unique_ptr<MappedFile> file_;
+  std::unique_ptr<vaxetl::hl7::MessageSplitter> splitter_;
+  vaxetl::hl7::Message message_;
+  std::string raw_;
+  std::string location_;
+  std::array<char, 64> code_{};
+  std::array<char, 512> message_text_{};
+  std::size_t ordinal_ = 0;
+  std::size_t pending_row_ = 0;
+  std::size_t pending_rows_ = 0;
+};
+
+}  // namespace
+
+VAXETL_EXPORT_SOURCE(VxuSource, kInfo)

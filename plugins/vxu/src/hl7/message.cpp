@@ -197,46 +197,42 @@ Message::Status Message::parse(std::string_view text) {
   }
   delimiters_ = d;
 
-  // One pass: cut lines, index each non-blank line as a segment.
+  // One pass over the bytes: field separators cut fields, CR/LF end the segment.
+  const char fs = d.field;
   const char* p = text.data();
   const char* const end = p + text.size();
   while (p < end) {
-    const char* line_end = p;
-    while (line_end < end && !is_terminator(*line_end)) ++line_end;
-    if (line_end > p) index_segment(std::string_view(p, static_cast<std::size_t>(line_end - p)));
-    p = line_end;
     while (p < end && is_terminator(*p)) ++p;
+    if (p == end) break;
+    SegmentEntry entry;
+    entry.first_field = static_cast<std::uint32_t>(fields_.size());
+    const char* const segment_start = p;
+    const char* field_start = p;
+    bool header = false;
+    // The id runs to the first separator.
+    while (p < end && *p != fs && !is_terminator(*p)) ++p;
+    fields_.emplace_back(field_start, static_cast<std::size_t>(p - field_start));
+    const std::string_view id = fields_.back();
+    if (p < end && *p == fs) {
+      header = id == "MSH" || id == "FHS" || id == "BHS";
+      // MSH-1 is the separator itself, so the first split piece is MSH-2.
+      if (header) fields_.emplace_back(p, 1);
+      field_start = ++p;
+      for (;;) {
+        while (p < end && *p != fs && *p != '\r' && *p != '\n') ++p;
+        fields_.emplace_back(field_start, static_cast<std::size_t>(p - field_start));
+        if (p == end || *p != fs) break;
+        field_start = ++p;
+      }
+    }
+    entry.text = std::string_view(segment_start, static_cast<std::size_t>(p - segment_start));
+    entry.field_count = static_cast<std::uint32_t>(fields_.size() - entry.first_field - 1);
+    add_segment(entry, id);
   }
   return Status::kOk;
 }
 
-void Message::index_segment(std::string_view segment) {
-  SegmentEntry entry;
-  entry.text = segment;
-  entry.first_field = static_cast<std::uint32_t>(fields_.size());
-  const char fs = delimiters_.field;
-  const char* p = segment.data();
-  const char* const end = p + segment.size();
-  const char* start = p;
-  // The id is everything before the first field separator.
-  while (p < end && *p != fs) ++p;
-  fields_.emplace_back(start, static_cast<std::size_t>(p - start));
-  const std::string_view id = fields_.back();
-  if (p < end) {
-    if (id == "MSH" || id == "FHS" || id == "BHS") {
-      // MSH-1 is the separator itself, so the first split piece is MSH-2.
-      fields_.emplace_back(p, 1);
-    }
-    ++p;
-    start = p;
-    for (; p < end; ++p) {
-      if (*p != fs) continue;
-      fields_.emplace_back(start, static_cast<std::size_t>(p - start));
-      start = p + 1;
-    }
-    fields_.emplace_back(start, static_cast<std::size_t>(end - start));
-  }
-  entry.field_count = static_cast<std::uint32_t>(fields_.size() - entry.first_field - 1);
+void Message::add_segment(SegmentEntry entry, std::string_view id) {
   std::uint32_t occurrence = 1;
   bool found = false;
   for (auto& [seen, n] : seen_ids_) {
@@ -263,9 +259,20 @@ MessageSplitter::MessageSplitter(std::string_view input) noexcept : input_(input
   if (input_.substr(0, kBom.size()) == kBom) pos_ = kBom.size();
 }
 
-std::string_view MessageSplitter::line_at(std::size_t at, std::size_t& next) const noexcept {
-  std::size_t stop = at;
-  while (stop < input_.size() && !is_terminator(input_[stop])) ++stop;
+std::string_view MessageSplitter::line_at(std::size_t at, std::size_t& next) noexcept {
+  // Two memchr cursors, one per terminator: each is vectorized, and a file that never uses
+  // one of them pays for a single failed search.
+  auto advance = [&](std::size_t& cursor, char c) {
+    if (cursor != std::string_view::npos && cursor <= at) {
+      const void* hit = std::memchr(input_.data() + at, c, input_.size() - at);
+      cursor = hit == nullptr ? std::string_view::npos
+                              : static_cast<std::size_t>(static_cast<const char*>(hit) - input_.data());
+    }
+  };
+  advance(next_cr_, '\r');
+  advance(next_lf_, '\n');
+  std::size_t stop = next_cr_ < next_lf_ ? next_cr_ : next_lf_;
+  if (stop == std::string_view::npos) stop = input_.size();
   next = stop;
   while (next < input_.size() && is_terminator(input_[next])) ++next;
   return input_.substr(at, stop - at);

@@ -130,7 +130,7 @@ class Message {
 
  private:
   friend class Segment;
-  void index_segment(std::string_view segment);
+  void add_segment(SegmentEntry entry, std::string_view id);
 
   std::string_view text_;
   Delimiters delimiters_;
@@ -176,11 +176,14 @@ class MessageSplitter {
 
  private:
   // The line starting at `at`: its text without terminator, and where the next one starts.
-  std::string_view line_at(std::size_t at, std::size_t& next) const noexcept;
+  std::string_view line_at(std::size_t at, std::size_t& next) noexcept;
   static bool starts_segment(std::string_view line, std::string_view id) noexcept;
 
   std::string_view input_;
   std::size_t pos_ = 0;
+  // Where the next CR and LF are (npos: none left); reused while they lie ahead.
+  std::size_t next_cr_ = 0;
+  std::size_t next_lf_ = 0;
   std::string_view file_header_;
   std::string_view batch_header_;
   std::size_t stray_lines_ = 0;

@@ -170,6 +170,16 @@ TEST_F(ConverterTest, RefusalMapsToNotAdministered) {
   EXPECT_FALSE(converter_->row_rejected(0));
 }
 
+TEST_F(ConverterTest, DoseNumberAsNumberOrCode) {
+  convert(replace(valid_vxu(), "|NM|30973-2^Dose number^LN|4|1|", "|CE|30973-2^Dose number^LN|4|2^^DCHDOSE|"));
+  EXPECT_EQ(get(0, "dose_num"), "2");
+  EXPECT_EQ(get(0, "dose_status"), "Dose Two Administered");
+  convert(replace(valid_vxu(), "|NM|30973-2^Dose number^LN|4|1|", "|NM|30973-2^Dose number^LN|4|9|"));
+  EXPECT_EQ(get(0, "dose_num"), "INV");
+  EXPECT_EQ(get(0, "dose_status"), "");
+  EXPECT_NE(find(codes::kValueInvalid), nullptr);
+}
+
 TEST_F(ConverterTest, DeleteActionComesThrough) {
   convert(replace(valid_vxu(), "|||CP|A\r", "|||CP|D\r"));
   EXPECT_EQ(get(0, "action_code"), "D");

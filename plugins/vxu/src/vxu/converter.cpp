@@ -792,7 +792,8 @@ void Converter::map_observations(const hl7::Message& message, const Group& group
       }
       row[observation == "29768-9" ? kVisEdition : kVisGiven] = iso;
     } else if (observation == "30973-2") {
-      const std::string_view n = value.raw();
+      // NM per the IG; CVRS-oriented senders send it as CE (1^^DCHDOSE): the code either way.
+      const std::string_view n = value.component(1).raw();
       if (n.size() == 1 && n[0] >= '1' && n[0] <= '6') {
         row[kDoseNum] = n;
       } else if (equals_ignore_case(n, "UNK")) {

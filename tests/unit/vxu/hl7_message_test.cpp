@@ -176,6 +176,12 @@ TEST(Hl7Splitter, ReadsFhsBhsBatchesAndMllpFrames) {
   EXPECT_EQ(parsed.segment_count(), 2u);
 }
 
+TEST(Hl7Splitter, ConcatenatedFilesKeepTheirBoms) {
+  const auto messages = split_all("\xEF\xBB\xBFMSH|^~\\&|A\nPID|1\n\xEF\xBB\xBFMSH|^~\\&|B\nPID|2\n");
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[1], "MSH|^~\\&|B\nPID|2\n");
+}
+
 TEST(Hl7Splitter, CountsStrayLinesBeforeTheFirstMessage) {
   MessageSplitter splitter("garbage\rMSH|^~\\&|A\rPID|1\r");
   std::string_view m;

@@ -289,10 +289,18 @@ bool MessageSplitter::next(std::string_view& message) noexcept {
     std::size_t next = 0;
     std::string_view line = line_at(pos_, next);
     std::size_t line_start = pos_;
-    // MLLP framing: VT opens a message, FS closes one; neither is content.
-    while (!line.empty() && line.front() == kVt) {
-      line.remove_prefix(1);
-      ++line_start;
+    // MLLP framing: VT opens a message, FS closes one; neither is content. Files made by
+    // concatenating exports carry each export's BOM at the start of a line.
+    for (;;) {
+      if (!line.empty() && line.front() == kVt) {
+        line.remove_prefix(1);
+        ++line_start;
+      } else if (line.substr(0, kBom.size()) == kBom) {
+        line.remove_prefix(kBom.size());
+        line_start += kBom.size();
+      } else {
+        break;
+      }
     }
     const bool frame_end = !line.empty() && line.front() == kFs;
     const bool boundary = frame_end || starts_segment(line, "MSH") || starts_segment(line, "FHS") ||

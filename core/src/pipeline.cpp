@@ -100,13 +100,13 @@ class Parser {
     }
     static const std::set<std::string> known = {"name",    "description", "plugin_paths",
                                                 "batch_size", "ledger",   "error_dir",
-                                                "source",  "transforms",  "sink"};
+                                                "source",  "transforms",  "sink", "mllp"};
     for (const auto& item : root) {
       const std::string key = item.first.as<std::string>();
       if (!known.count(key))
         problem(item.first, "unknown key '" + key +
                                 "'; known keys: name, description, plugin_paths, batch_size, "
-                                "ledger, error_dir, source, transforms, sink");
+                                "ledger, error_dir, source, transforms, sink, mllp");
     }
     const std::string base_dir = fs::path(path_).parent_path().string();
     spec.name = scalar(root["name"], "name", fs::path(path_).stem().string());
@@ -131,6 +131,20 @@ class Parser {
           if (!dir.empty() && fs::path(dir).is_relative())
             dir = (fs::path(base_dir.empty() ? "." : base_dir) / dir).lexically_normal().string();
           if (!dir.empty()) spec.plugin_paths.push_back(dir);
+        }
+      }
+    }
+    if (const auto mllp = root["mllp"]) {
+      spec.mllp_location = location(mllp);
+      if (!mllp.IsMap()) {
+        problem(mllp, "mllp must be a mapping of option: value");
+      } else {
+        for (const auto& item : mllp) {
+          ConfigValue value;
+          value.key = item.first.as<std::string>();
+          value.location = location(item.second.IsNull() ? item.first : item.second);
+          value.value = scalar(item.second, "mllp." + value.key, "");
+          spec.mllp.push_back(std::move(value));
         }
       }
     }

@@ -56,6 +56,9 @@ struct PipelineSpec {
   StageSpec source;
   std::vector<StageSpec> transforms;
   StageSpec sink;
+  // `vaxetl serve` settings (optional `mllp:` section), validated where they are used.
+  std::vector<ConfigValue> mllp;
+  SourceLocation mllp_location;
 };
 
 // Looks up an environment variable; injectable for tests.

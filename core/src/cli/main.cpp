@@ -17,9 +17,16 @@
 #include <iostream>
 #include <optional>
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
 #include "../logging.hpp"
 #include "../pipeline.hpp"
 #include "../runner.hpp"
+#include "../serve/serve.hpp"
 
 namespace {
 
@@ -35,6 +42,9 @@ constexpr const char* kUsage =
     "  check PIPELINE                validate the pipeline and its plugins without input\n"
     "  plugins                       list installed plugins (name, version, kind, ABI, path)\n"
     "  runs                          show recent runs from the ledger\n"
+    "  serve PIPELINE                listen for HL7 over MLLP (the pipeline's mllp: section),\n"
+    "                                queue and ACK every message, load queued batches; stops\n"
+    "                                cleanly on SIGTERM or Ctrl-C\n"
     "Exit codes: 0 done (see counts), 64 usage, 65 pipeline invalid, 66 input refused whole,\n"
     "            70 run failed (nothing loaded; rerun), 74 input missing";
 
@@ -93,6 +103,7 @@ class VaxetlApp : public Poco::Util::Application {
       if (command == "check") return checkCommand(rest);
       if (command == "plugins") return pluginsCommand();
       if (command == "runs") return runsCommand();
+      if (command == "serve") return serveCommand(rest);
     } catch (const vaxetl::PipelineError& e) {
       std::cerr << e.what() << "\n";
       return vaxetl::kExitPipelineInvalid;
@@ -166,6 +177,41 @@ class VaxetlApp : public Poco::Util::Application {
     }
     if (r.status != "succeeded" && r.status != "validated") std::cout << "message:    " << r.message << "\n";
     return outcome.exit_code;
+  }
+
+  int serveCommand(const ArgVec& args) {
+    if (args.size() != 1) {
+      std::cerr << "usage: vaxetl serve PIPELINE\n";
+      return vaxetl::kExitUsage;
+    }
+    const auto pipeline = bind(args[0]);
+    const auto settings = vaxetl::ServeSettings::from(pipeline.spec);
+    // SIGINT/SIGTERM are blocked in every thread (threads inherit the mask) and received by one
+    // waiter, which asks serve() to stop after the batch in hand.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::atomic<bool> stop{false};
+    std::thread waiter([&] {
+      int received = 0;
+      sigwait(&signals, &received);
+      stop = true;
+    });
+    auto release_waiter = [&] {
+      if (!stop) pthread_kill(waiter.native_handle(), SIGTERM);
+      waiter.join();
+    };
+    int exit_code = vaxetl::kExitOk;
+    try {
+      exit_code = vaxetl::serve(pipeline, settings, stop);
+    } catch (...) {
+      release_waiter();
+      throw;
+    }
+    release_waiter();
+    return exit_code;
   }
 
   int checkCommand(const ArgVec& args) {

@@ -139,7 +139,10 @@ class Converter {
     put(f[kAdminName]);
     put(pin_six(f[kPin]));
     put("UNK");
-    for (int i = 0; i < 6; ++i) put("");
+    // NCVR reports North Carolina locations: say so, or a CVRS reader cannot tell the state.
+    for (int i = 0; i < 4; ++i) put("");
+    put("NC");
+    put("");
     put(f[kRefusal]);
     put(f[kComorbid]);
     put(f[kSerology]);

@@ -31,6 +31,15 @@ constexpr std::size_t kPhone = column("recip_phone");
 constexpr std::size_t kEmail = column("recip_email");
 constexpr std::size_t kRace1 = column("recip_race_1");
 constexpr std::size_t kEthnicity = column("recip_ethnicity");
+
+// HL7 null flavors for race and ethnicity, in the canonical record's terms: ASKU (asked but
+// unknown: the patient declined) and PHC1175 (refused to answer) are DECLINED, which the race
+// and ethnicity gate counts as populated; NASK / UNK are unknown (docs/canonical-record.md).
+std::string_view race_or_ethnicity_code(std::string_view code) noexcept {
+  if (code == "ASKU" || code == "PHC1175") return "DECLINED";
+  if (code == "NASK") return "UNK";
+  return code;
+}
 constexpr std::size_t kLanguage = column("recip_language");
 constexpr std::size_t kGuardian = column("guardian_name");
 constexpr std::size_t kAdminDate = column("admin_date");
@@ -463,7 +472,7 @@ void Converter::map_patient(const hl7::Message& message, CanonicalRow& row) {
 
   const Value races = pid.field(10);
   for (std::size_t r = 1, slot = 0; r <= races.repetition_count() && slot < 6; ++r) {
-    const std::string_view code = upper(text(races.repetition(r).component(1)));
+    const std::string_view code = race_or_ethnicity_code(upper(text(races.repetition(r).component(1))));
     if (!code.empty()) row[kRace1 + slot++] = code;
   }
 
@@ -505,7 +514,7 @@ void Converter::map_patient(const hl7::Message& message, CanonicalRow& row) {
   }
 
   row[kLanguage] = text(pid.field(15).component(1));
-  row[kEthnicity] = upper(text(pid.field(22).component(1)));
+  row[kEthnicity] = race_or_ethnicity_code(upper(text(pid.field(22).component(1))));
 
   if (pid_rejected) {
     report(codes::kSegmentMissing, Scope::kMessage, 0, {"PID", 0, 0, 0},

@@ -19,155 +19,13 @@
 #include "vaxetl/sdk/batch.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
 #include "vaxetl/sdk/plugin.hpp"
+#include "stage.hpp"
 
 namespace vaxetl {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-const char* status_name(vaxetl_status status) {
-  switch (status) {
-    case VAXETL_OK: return "OK";
-    case VAXETL_END_OF_STREAM: return "END_OF_STREAM";
-    case VAXETL_RETRY: return "RETRY";
-    case VAXETL_INVALID_CONFIG: return "INVALID_CONFIG";
-    case VAXETL_INVALID_DATA: return "INVALID_DATA";
-    case VAXETL_IO_ERROR: return "IO_ERROR";
-    case VAXETL_INTERNAL: return "INTERNAL";
-    case VAXETL_FATAL: return "FATAL";
-  }
-  return "UNKNOWN_STATUS";
-}
-
-// A plugin call that did not succeed, with its status; the message is safe to log (plugins
-// must keep PHI out). The SDK's error type already carries exactly that.
-using StageFailure = sdk::Error;
-
-struct Finding {
-  int64_t row = 0;
-  uint32_t field_position = 0;
-  std::string field_name;
-  std::string code;
-  vaxetl_severity severity = VAXETL_SEVERITY_ERROR;
-  std::string message;
-};
-
-// The host side of one stage: its callbacks and the findings it reported during a call.
-class StageHost {
- public:
-  explicit StageHost(const LoadedPlugin& plugin) : logger_name_("plugin." + plugin.name) {
-    api_.struct_size = sizeof(api_);
-    api_.abi_major = VAXETL_ABI_MAJOR;
-    api_.abi_minor = VAXETL_ABI_MINOR;
-    api_.context = this;
-    api_.log = &StageHost::log;
-    api_.report = &StageHost::report;
-  }
-  StageHost(const StageHost&) = delete;
-  StageHost& operator=(const StageHost&) = delete;
-
-  const vaxetl_host_api* api() const noexcept { return &api_; }
-  std::vector<Finding> take_findings() { return std::exchange(findings_, {}); }
-
- private:
-  static void log(void* context, uint32_t level, const char* message) {
-    auto* self = static_cast<StageHost*>(context);
-    const auto spd_level = level >= VAXETL_LOG_ERROR  ? spdlog::level::err
-                           : level == VAXETL_LOG_WARN ? spdlog::level::warn
-                           : level == VAXETL_LOG_INFO ? spdlog::level::info
-                                                      : spdlog::level::debug;
-    spdlog::log(spd_level, "[{}] {}", self->logger_name_, message ? message : "");
-  }
-  static void report(void* context, const vaxetl_finding* f) {
-    if (f == nullptr) return;
-    auto* self = static_cast<StageHost*>(context);
-    Finding finding;
-    finding.row = f->row;
-    finding.field_position = f->field_position;
-    finding.field_name = f->field_name ? f->field_name : "";
-    finding.code = f->code ? f->code : "UNSPECIFIED";
-    finding.severity = static_cast<vaxetl_severity>(f->severity);
-    finding.message = f->message ? f->message : "";
-    self->findings_.push_back(std::move(finding));
-  }
-
-  std::string logger_name_;
-  vaxetl_host_api api_{};
-  std::vector<Finding> findings_;
-};
-
-// Checks a plugin call's status; anything but OK (and END_OF_STREAM where allowed) throws.
-void check(const LoadedPlugin& plugin, const char* function, vaxetl_status status,
-           const vaxetl_error& err, bool end_allowed = false) {
-  if (status == VAXETL_OK || (end_allowed && status == VAXETL_END_OF_STREAM)) return;
-  const std::string message(err.message, strnlen(err.message, sizeof(err.message)));
-  if (message.empty()) {
-    throw StageFailure(status, plugin.label() + " returned " + status_name(status) + " from " +
-                                   function +
-                                   " without an error message; this is a defect in the plugin, "
-                                   "report it to its vendor" +
-                                   (plugin.origin.empty() ? "" : " (" + plugin.origin + ")"));
-  }
-  throw StageFailure(status, plugin.label() + ": " + function + " failed (" +
-                                 status_name(status) + "): " + message);
-}
-
-// Repeats a call that answers RETRY a few times with growing pauses.
-template <class Call>
-vaxetl_status with_retry(Call&& call) {
-  vaxetl_status status = call();
-  for (int attempt = 0; status == VAXETL_RETRY && attempt < 4; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 << (2 * attempt)));
-    status = call();
-  }
-  return status;
-}
-
-// A plugin instance, created from a bound stage and destroyed with this object.
-class StageInstance {
- public:
-  explicit StageInstance(const BoundStage& stage) : plugin_(*stage.plugin), host_(plugin_) {
-    std::vector<vaxetl_config_entry> entries;
-    for (const auto& [key, value] : stage.config) entries.push_back({key.c_str(), value.c_str()});
-    vaxetl_create_params params{};
-    params.struct_size = sizeof(params);
-    params.host = host_.api();
-    params.config = entries.data();
-    params.config_count = static_cast<uint32_t>(entries.size());
-    params.plugin_dir = plugin_.directory.c_str();
-    vaxetl_error err{};
-    vaxetl_status status = VAXETL_INTERNAL;
-    switch (plugin_.kind) {
-      case VAXETL_KIND_SOURCE: status = plugin_.source->create(&params, &instance_, &err); break;
-      case VAXETL_KIND_TRANSFORM: status = plugin_.transform->create(&params, &instance_, &err); break;
-      case VAXETL_KIND_SINK: status = plugin_.sink->create(&params, &instance_, &err); break;
-    }
-    check(plugin_, "create", status, err);
-  }
-  ~StageInstance() {
-    if (instance_ == nullptr) return;
-    switch (plugin_.kind) {
-      case VAXETL_KIND_SOURCE:
-        if (plugin_.source->close) plugin_.source->close(instance_);
-        plugin_.source->destroy(instance_);
-        break;
-      case VAXETL_KIND_TRANSFORM: plugin_.transform->destroy(instance_); break;
-      case VAXETL_KIND_SINK: plugin_.sink->destroy(instance_); break;
-    }
-  }
-  StageInstance(const StageInstance&) = delete;
-  StageInstance& operator=(const StageInstance&) = delete;
-
-  const LoadedPlugin& plugin() const noexcept { return plugin_; }
-  StageHost& host() noexcept { return host_; }
-  void* handle() const noexcept { return instance_; }
-
- private:
-  const LoadedPlugin& plugin_;
-  StageHost host_;
-  void* instance_ = nullptr;
-};
 
 void release(ArrowArray& array) {
   if (array.release != nullptr) array.release(&array);
@@ -374,9 +232,7 @@ void Run::report_progress(bool force) {
 
 uint64_t Run::unreturned_records(StageInstance& source) {
   const vaxetl_source_api& api = *source.plugin().source;
-  // A plugin built against an older ABI minor has a shorter table without this function.
-  if (api.struct_size < offsetof(vaxetl_source_api, unreturned_records) + sizeof(api.unreturned_records) ||
-      api.unreturned_records == nullptr)
+  if (!source_has(api, &vaxetl_source_api::unreturned_records, offsetof(vaxetl_source_api, unreturned_records)))
     return 0;
   return api.unreturned_records(source.handle());
 }

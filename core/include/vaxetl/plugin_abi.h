@@ -203,6 +203,12 @@ typedef struct vaxetl_source_api {
    * effort, e.g. the lines after a bad header), so the host counts them as rejected and every
    * record of a refused file is accounted for. */
   uint64_t (*unreturned_records)(void* instance);
+  /* Optional (may be NULL), for sources of a message protocol (HL7 over MLLP): validates one
+   * message of `length` bytes on its own and writes the protocol's reply (an HL7 ACK) into
+   * `out`, at most `capacity` bytes, setting *out_length. Called outside open()/next_batch(),
+   * on an instance used for nothing else, from one thread at a time. */
+  vaxetl_status (*acknowledge)(void* instance, const char* message, size_t length, char* out,
+                               size_t capacity, size_t* out_length, vaxetl_error* err);
 } vaxetl_source_api;
 
 typedef struct vaxetl_transform_api {

@@ -7,10 +7,15 @@
 #include <fstream>
 #include <thread>
 
+#include <cstddef>
+#include <mutex>
+
 #include "ledger.hpp"
+#include "mllp/hl7_ack.hpp"
 #include "mllp/inbox_queue.hpp"
 #include "mllp/mllp_server.hpp"
 #include "runner.hpp"
+#include "stage.hpp"
 
 namespace vaxetl {
 
@@ -59,6 +64,35 @@ void load_batch(const BoundPipeline& pipeline, const ServeSettings& settings, ml
                record.run_id, record.status, record.counts.loaded, record.counts.rejected, record.counts.held);
 }
 
+// Answers each queued message with the source plugin's own reply (for VXU: the IG's ACK with
+// an ERR per finding), through one instance kept for that purpose. Connection threads call it
+// concurrently, so calls are serialized: building an ACK costs microseconds.
+class PluginAcknowledger {
+ public:
+  explicit PluginAcknowledger(const BoundStage& source) : instance_(source), buffer_(kMaxReply) {}
+
+  bool available() const {
+    return source_has(*instance_.plugin().source, &vaxetl_source_api::acknowledge,
+                      offsetof(vaxetl_source_api, acknowledge));
+  }
+
+  std::string reply(std::string_view message) {
+    std::lock_guard lock(mutex_);
+    std::size_t length = 0;
+    vaxetl_error err{};
+    const vaxetl_status status = instance_.plugin().source->acknowledge(
+        instance_.handle(), message.data(), message.size(), buffer_.data(), buffer_.size(), &length, &err);
+    check(instance_.plugin(), "acknowledge", status, err);  // the server answers AR 207 to a throw
+    return std::string(buffer_.data(), length);
+  }
+
+ private:
+  static constexpr std::size_t kMaxReply = std::size_t{1} << 20;
+  StageInstance instance_;
+  std::vector<char> buffer_;
+  std::mutex mutex_;
+};
+
 }  // namespace
 
 ServeSettings ServeSettings::from(const PipelineSpec& spec) {
@@ -99,7 +133,20 @@ int serve(const BoundPipeline& pipeline, const ServeSettings& settings, const st
   config.port = settings.port;
   config.max_message_bytes = settings.max_message_bytes;
   config.idle_timeout = settings.idle_timeout;
-  mllp::MllpServer server(config, queue);
+  // A message is queued (durably) before the handler runs; the ACK then says what validation
+  // found. Frames that were not queued keep the listener's own AR.
+  PluginAcknowledger acknowledger(pipeline.source);
+  mllp::Handler handler;
+  if (acknowledger.available()) {
+    handler = [&acknowledger](std::string_view message, const mllp::QueueReceipt& receipt) {
+      if (!receipt.queued()) return mllp::default_ack(message, receipt);
+      return acknowledger.reply(message);
+    };
+  } else {
+    spdlog::warn("source {} has no acknowledge(): every queued message gets a plain AA",
+                 pipeline.source.plugin->label());
+  }
+  mllp::MllpServer server(config, queue, handler);
   server.start();
   spdlog::info("vaxetl serve: pipeline {} listening for MLLP on {}:{}, inbox {}", pipeline.spec.name,
                settings.bind_address, server.port(), settings.inbox);

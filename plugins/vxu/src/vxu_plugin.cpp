@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,16 @@ vaxetl::ncvr::Date parse_as_of(const std::string& text) {
   return *date;
 }
 
+// YYYYMMDDHHMMSS in UTC, for an ACK's MSH-7 and control id.
+std::string hl7_timestamp_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[16];
+  std::strftime(text, sizeof(text), "%Y%m%d%H%M%S", &utc);
+  return text;
+}
+
 class VxuSource final : public vaxetl::sdk::Source {
  public:
   explicit VxuSource(const vaxetl::sdk::CreateContext& context)
@@ -157,6 +168,20 @@ class VxuSource final : public vaxetl::sdk::Source {
   void close() override {
     splitter_.reset();
     file_.reset();
+  }
+
+  // The ACK^V04 (profile Z23) for one message received over MLLP: the same validation as a
+  // file load, one ERR per finding, AA / AE / AR by the IG's rules.
+  void acknowledge(std::string_view text, std::string& reply) override {
+    const auto status = message_.parse(text);
+    converter_.convert(message_, status);
+    const std::string timestamp = hl7_timestamp_now();
+    ++acks_sent_;
+    const std::string control_id = "VXA" + timestamp + "." + std::to_string(acks_sent_);
+    const auto header = vaxetl::vxu::reply_header(message_, "VAXETL", "NCDHHS", timestamp, control_id);
+    const std::string_view acknowledged =
+        status == vaxetl::hl7::Message::Status::kOk ? message_.msh(10).component(1).raw() : std::string_view();
+    vaxetl::vxu::build_ack(header, acknowledged, converter_.findings(), reply);
   }
 
  private:
@@ -232,6 +257,7 @@ class VxuSource final : public vaxetl::sdk::Source {
   std::size_t ordinal_ = 0;
   std::size_t pending_row_ = 0;
   std::size_t pending_rows_ = 0;
+  uint64_t acks_sent_ = 0;
 };
 
 }  // namespace

@@ -156,4 +156,30 @@ TEST_F(ServeTest, MessagesResentToARestartedDaemonAreNotLoadedTwice) {
   EXPECT_EQ(scalar(store(), "SELECT count(*) FROM vaccinations"), 25);
 }
 
+TEST_F(ServeTest, AcksCarryTheValidationResultAeWithErrOrArForAnUnsupportedVersion) {
+  start();
+  vaxetl::mllp::MllpClient client("127.0.0.1", port_);
+  // A non-COVID vaccine: the order group is rejected, the message is AE with an ERR naming RXA-5.
+  std::string not_covid = messages_[0];
+  const auto cvx_at = not_covid.find("^^CVX");
+  ASSERT_NE(cvx_at, std::string::npos);
+  const auto cvx_start = not_covid.rfind('|', cvx_at) + 1;
+  not_covid.replace(cvx_start, cvx_at - cvx_start, "08");  // hepatitis B, not COVID-19
+  const std::string ae = client.send(not_covid);
+  EXPECT_NE(ae.find("MSA|AE|1\r"), std::string::npos) << ae;
+  EXPECT_NE(ae.find("\rERR||RXA^1^5"), std::string::npos) << ae;
+  // HL7 2.3 is not the 2.5.1 profile: AR with table 0357 code 203.
+  std::string old_version = messages_[1];
+  const auto version_at = old_version.find("|2.5.1|");
+  ASSERT_NE(version_at, std::string::npos);
+  old_version.replace(version_at, 7, "|2.3|");
+  const std::string ar = client.send(old_version);
+  EXPECT_NE(ar.find("MSA|AR|2\r"), std::string::npos) << ar;
+  EXPECT_NE(ar.find("203"), std::string::npos) << ar;
+  EXPECT_EQ(stop(), 0);
+  // Both were queued before their ACK, and the loads reject them with the same reasons.
+  EXPECT_EQ(scalar(inbox(), "SELECT count(*) FROM inbox"), 2);
+  EXPECT_EQ(scalar(store(), "SELECT count(*) FROM vaccinations"), 0);
+}
+
 }  // namespace

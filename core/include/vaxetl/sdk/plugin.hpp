@@ -183,6 +183,13 @@ class Source {
   // After the input was refused (sdk::Error with VAXETL_INVALID_DATA): how many records of it
   // were never returned in a batch. Reading on to count them is fine: the input is refused.
   virtual uint64_t unreturned_records() { return 0; }
+  // For message-protocol sources: the reply to one message (an HL7 ACK), validated on its own.
+  // Sources without a protocol reply keep this default, which says so.
+  virtual void acknowledge(std::string_view message, std::string& reply) {
+    (void)message;
+    (void)reply;
+    throw Error(VAXETL_INVALID_CONFIG, "this source does not acknowledge messages");
+  }
 };
 
 class Transform {
@@ -298,8 +305,20 @@ struct SourceTrampolines {
       return 0;
     }
   }
+  static vaxetl_status acknowledge(void* i, const char* message, size_t length, char* out,
+                                   size_t capacity, size_t* out_length, vaxetl_error* e) noexcept {
+    return guarded(e, [&] {
+      std::string reply;
+      as<Impl>(i).impl->acknowledge(std::string_view(message, length), reply);
+      if (reply.size() > capacity) throw Error(VAXETL_INTERNAL, "reply larger than the host's buffer");
+      if (!reply.empty()) std::memcpy(out, reply.data(), reply.size());
+      *out_length = reply.size();
+      return VAXETL_OK;
+    });
+  }
   static constexpr vaxetl_source_api api{sizeof(vaxetl_source_api), &create, &destroy<Impl>,
-                                         &open, &schema, &next, &progress, &close, &unreturned};
+                                         &open, &schema, &next, &progress, &close, &unreturned,
+                                         &acknowledge};
 };
 
 template <class Impl>

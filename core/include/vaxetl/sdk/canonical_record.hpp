@@ -15,7 +15,7 @@ inline constexpr std::string_view kRaw = "_raw";             // utf8: the record
 // Record columns, all utf8, null when empty. Values are normalized by the source:
 // dates YYYY-MM-DD (expiration may be YYYY-MM), PIN as NCA + 6, NDC as 11-digit 5-4-2 unit of
 // sale, phone as 10 digits, codes upper-case.
-inline constexpr std::array<std::string_view, 67> kColumns = {
+inline constexpr std::array<std::string_view, 68> kColumns = {
     "vax_event_id",          "action_code",         "org_code",
     "vtrcks_prov_pin",       "admin_name",          "recip_id",
     "recip_first_name",      "recip_middle_name",   "recip_last_name",
@@ -51,6 +51,10 @@ inline constexpr std::array<std::string_view, 67> kColumns = {
     "funding_eligibility",     // VXU OBX 64994-7 (HL7 0064: V01, V02, ...)
     "information_source",      // VXU RXA-9 (NIP001: 00 new record, 01-08 historical)
     "completion_status",       // VXU RXA-20 (CP complete, RE refused, NA, PA)
+    // What the record states: null or VACCINATION (a dose or refusal, with its recipient), or
+    // DEMOGRAPHICS (only the recipient: HL7 ADT, or a VXU without an order group). Sinks
+    // update the recipient from a DEMOGRAPHICS record and store no vaccination.
+    "record_type",
 };
 
 }  // namespace vaxetl::canonical

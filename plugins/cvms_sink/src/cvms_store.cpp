@@ -42,6 +42,7 @@ constexpr std::size_t kLot = column_index("lot_number");
 constexpr std::size_t kInventorySource = column_index("inventory_source");
 constexpr std::size_t kRefusal = column_index("vax_refusal");
 constexpr std::size_t kNdcAsSent = column_index("ndc_as_sent");
+constexpr std::size_t kRecordType = column_index("record_type");
 
 // Recipient demographics are the contiguous canonical columns recip_first_name..guardian_name;
 // the recipients table names them exactly like the canonical columns.
@@ -217,11 +218,12 @@ std::string placeholders(int first, int count) {
 }  // namespace
 
 std::uint64_t content_hash(const RecordValues& values) noexcept {
-  // action_code and ndc_as_sent describe how the record was sent (A or U, unit of use or of
-  // sale), not what happened: a resubmission that differs only there is the same event.
+  // action_code, ndc_as_sent and record_type describe how the record was sent (A or U, unit
+  // of use or of sale, how the format frames it), not what happened: a resubmission that
+  // differs only there is the same event.
   std::uint64_t h = kSeed;
   for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i == kActionCode || i == kNdcAsSent) continue;
+    if (i == kActionCode || i == kNdcAsSent || i == kRecordType) continue;
     h = hash_value(h, values[i]);
   }
   return h;
@@ -522,10 +524,12 @@ struct CvmsStore::Impl {
     {
       std::string sets;
       int param = 10;
+      // A value the record does not carry (null) keeps the stored one: a redacted CVRS record
+      // must not erase the identified demographics the provider sent as VXU or NCVR, and an
+      // ADT update names only what changed.
       for (std::size_t i = kFirstDemographic; i <= kLastDemographic; ++i) {
-        sets += ", ";
-        sets += canonical::kColumns[i];
-        sets += " = ?" + std::to_string(param++);
+        const std::string column(canonical::kColumns[i]);
+        sets += ", " + column + " = coalesce(?" + std::to_string(param++) + ", " + column + ")";
       }
       recip_update = prepare(db,
                              "UPDATE recipients SET demographics_hash = ?3, updated_load_id = ?4" +
@@ -728,8 +732,28 @@ struct CvmsStore::Impl {
     pending_doses.clear();
   }
 
+  // A DEMOGRAPHICS record (HL7 ADT, a VXU without a dose): the recipient only, inserted or
+  // updated, no vaccination.
+  ApplyOutcome apply_demographics(const RecordValues& v) {
+    for (const std::size_t key : {kOrgCode, kRecipId})
+      if (v[key].empty())
+        throw std::invalid_argument("CVMS store: record lacks " + std::string(canonical::kColumns[key]));
+    const std::int64_t org = resolve_org(v[kOrgCode]);
+    const std::uint64_t demographics = demographics_hash(v);
+    const Resolved recipient = resolve_recipient(v, org, demographics);
+    ++counts.demographics;
+    if (recipient.created) return ApplyOutcome::Inserted;
+    if (!recipient.stale) {
+      ++counts.unchanged;
+      return ApplyOutcome::Unchanged;
+    }
+    update_recipient(recipient.id, v, demographics);
+    return ApplyOutcome::Inserted;
+  }
+
   ApplyOutcome apply(const RecordValues& v) {
     if (!in_load) throw std::logic_error("CVMS store: apply() outside begin()/commit()");
+    if (v[kRecordType] == "DEMOGRAPHICS") return apply_demographics(v);
     // Check everything the writes below rely on before writing anything, so that a rejected
     // record leaves the load exactly as it was.
     for (const std::size_t key : {kOrgCode, kEventId, kPin, kRecipId})

@@ -94,6 +94,7 @@ struct ApplyCounts {
   std::uint64_t conflicting = 0;
   std::uint64_t duplicate = 0;
   std::uint64_t state_doses = 0;  // Inserted STATE doses that were counted against inventory
+  std::uint64_t demographics = 0;  // DEMOGRAPHICS records applied (recipient only)
 };
 
 // A committed load, as recorded in the loads table.
@@ -132,6 +133,10 @@ class CvmsStore {
   // open, StoreBusy when the write lock cannot be taken.
   void begin(const LoadInfo& info);
 
+  // A record with record_type DEMOGRAPHICS (HL7 ADT, a VXU without a dose) only inserts or
+  // updates its recipient (needs org_code and recip_id): Inserted when that changed the store,
+  // Unchanged when not. A null demographic value never erases a stored one, for any record:
+  // a redacted CVRS record keeps the identified demographics already stored.
   // Applies one validated, normalized record. Requires non-empty org_code, vax_event_id,
   // vtrcks_prov_pin and recip_id (std::invalid_argument otherwise; the load stays usable).
   // On Inserted: upserts the organization, location and recipient, inserts the vaccination,

@@ -250,6 +250,42 @@ TEST_F(CvmsStoreTest, AVersionOneStoreIsUpgradedInPlaceKeepingItsRows) {
   EXPECT_EQ(text("SELECT dose_num || ' ' || admin_type FROM vaccinations WHERE vax_event_id = 'EV-NEW'"), "2 17");
 }
 
+TEST_F(CvmsStoreTest, ADemographicsRecordCreatesThenUpdatesTheRecipientWithoutAVaccination) {
+  Record adt;
+  adt["record_type"] = "DEMOGRAPHICS";
+  adt["org_code"] = "ORG1";
+  adt["recip_id"] = "MRN-ADT";
+  adt["recip_last_name"] = "Lovelace";
+  adt["recip_first_name"] = "Ada";
+  EXPECT_EQ(load_file("run-1", {adt}), std::vector{ApplyOutcome::Inserted});
+  EXPECT_EQ(load_file("run-2", {adt}), std::vector{ApplyOutcome::Unchanged});
+  adt["recip_address_city"] = "Raleigh";
+  adt["recip_first_name"] = "";  // not sent in the update: keeps the stored value
+  EXPECT_EQ(load_file("run-3", {adt}), std::vector{ApplyOutcome::Inserted});
+  EXPECT_EQ(count("vaccinations"), 0);
+  EXPECT_EQ(count("recipients"), 1);
+  EXPECT_EQ(text("SELECT recip_first_name || ' ' || recip_last_name || ' ' || recip_address_city FROM recipients"),
+            "Ada Lovelace Raleigh");
+}
+
+TEST_F(CvmsStoreTest, ARedactedRecordKeepsTheIdentifiedDemographicsAlreadyStored) {
+  Record identified = state_dose("EV-I", "MRN-J");
+  identified["recip_first_name"] = "Grace";
+  identified["recip_last_name"] = "Hopper";
+  identified["recip_address_street"] = "1 Navy Way";
+  ASSERT_EQ(load_file("run-1", {identified}), std::vector{ApplyOutcome::Inserted});
+  Record redacted = state_dose("EV-R", "MRN-J");  // CVRS ext_type D: names and street redacted
+  redacted["ext_type"] = "D";
+  redacted["recip_first_name"] = "";
+  redacted["recip_last_name"] = "";
+  redacted["recip_address_street"] = "";
+  ASSERT_EQ(load_file("run-2", {redacted}), std::vector{ApplyOutcome::Inserted});
+  EXPECT_EQ(count("recipients"), 1);
+  EXPECT_EQ(count("vaccinations"), 2);
+  EXPECT_EQ(text("SELECT recip_first_name || ' ' || recip_last_name || ' ' || recip_address_street FROM recipients"),
+            "Grace Hopper 1 Navy Way");
+}
+
 TEST_F(CvmsStoreTest, ADatabaseWithANewerSchemaVersionIsRefused) {
   { CvmsStore store(options_); }
   sqlite3* db = nullptr;

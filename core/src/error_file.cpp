@@ -10,30 +10,34 @@ namespace vaxetl {
 
 namespace fs = std::filesystem;
 
-std::string ErrorFileWriter::file_name(const std::string& input_name, int64_t epoch_millis) {
+std::string ErrorFileWriter::file_name(const std::string& input_name, int64_t epoch_millis,
+                                       const std::string& suffix) {
   const std::time_t seconds = static_cast<std::time_t>(epoch_millis / 1000);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char stamp[96];
-  std::snprintf(stamp, sizeof(stamp), "_%04d-%02d-%02d_%02d.%02d.%02d.%03d_error.txt",
+  std::snprintf(stamp, sizeof(stamp), "_%04d-%02d-%02d_%02d.%02d.%02d.%03d_",
                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
                 utc.tm_sec, static_cast<int>(epoch_millis % 1000));
-  return input_name + stamp;
+  return input_name + stamp + suffix + ".txt";
 }
 
-ErrorFileWriter::ErrorFileWriter(const std::string& directory, const std::string& input_name)
+ErrorFileWriter::ErrorFileWriter(const std::string& directory, const std::string& input_name,
+                                 Kind kind, const std::string& suffix)
     : file_(nullptr, &std::fclose) {
   fs::create_directories(directory);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  const std::string name = file_name(input_name, millis);
+  const std::string name = file_name(input_name, millis, suffix);
   final_path_ = (fs::path(directory) / name).string();
   partial_path_ = (fs::path(directory) / ("." + name + ".partial")).string();
   file_.reset(std::fopen(partial_path_.c_str(), "wb"));
   if (!file_) throw std::runtime_error("cannot create error file in " + directory);
-  std::fwrite(kHeader.data(), 1, kHeader.size(), file_.get());
-  std::fputc('\n', file_.get());
+  if (kind == Kind::Findings) {
+    std::fwrite(kHeader.data(), 1, kHeader.size(), file_.get());
+    std::fputc('\n', file_.get());
+  }
 }
 
 ErrorFileWriter::~ErrorFileWriter() {
@@ -73,6 +77,12 @@ void ErrorFileWriter::add(uint64_t line, std::string_view vax_event_id, uint32_t
   for (char c : original_record) line_.push_back(c == '\n' || c == '\r' ? ' ' : c);
   line_.push_back('\n');
   if (std::fwrite(line_.data(), 1, line_.size(), file_.get()) != line_.size())
+    throw std::runtime_error("cannot write error file " + final_path_);
+  ++lines_;
+}
+
+void ErrorFileWriter::add_reply(std::string_view reply) {
+  if (std::fwrite(reply.data(), 1, reply.size(), file_.get()) != reply.size() || std::fputc('\n', file_.get()) == EOF)
     throw std::runtime_error("cannot write error file " + final_path_);
   ++lines_;
 }

@@ -18,7 +18,14 @@ class ErrorFileWriter {
   static constexpr std::string_view kHeader =
       "line|vax_event_id|field_position|field_name|severity|code|message|original_record";
 
-  ErrorFileWriter(const std::string& directory, const std::string& input_name);
+  // Findings: the pipe-delimited lines below, after kHeader. Replies: a protocol's own replies
+  // (HL7 ACKs), written as given, no header.
+  enum class Kind { Findings, Replies };
+
+  // `suffix` ends the name: "error" for the file returned to the provider (nc-rules.md),
+  // "findings" for the operators' copy kept next to an ACK file.
+  ErrorFileWriter(const std::string& directory, const std::string& input_name,
+                  Kind kind = Kind::Findings, const std::string& suffix = "error");
   ~ErrorFileWriter();
   ErrorFileWriter(const ErrorFileWriter&) = delete;
   ErrorFileWriter& operator=(const ErrorFileWriter&) = delete;
@@ -28,13 +35,17 @@ class ErrorFileWriter {
            std::string_view field_name, char severity, std::string_view code,
            std::string_view message, std::string_view original_record);
 
+  // Replies kind: one reply, written as given, then a line end.
+  void add_reply(std::string_view reply);
+
   uint64_t lines_written() const noexcept { return lines_; }
   // Flushes, renames into place and returns the final path.
   std::string publish();
   const std::string& path() const noexcept { return final_path_; }
 
   // The file name for an input at a given time (exposed for tests).
-  static std::string file_name(const std::string& input_name, int64_t epoch_millis);
+  static std::string file_name(const std::string& input_name, int64_t epoch_millis,
+                               const std::string& suffix = "error");
 
  private:
   void append_clean(std::string_view text);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <chrono>
 #include <cstring>
 #include <condition_variable>
@@ -202,6 +203,7 @@ class Run {
  private:
   void load();
   void write_error_lines(BatchInFlight& batch, ErrorFileWriter& errors);
+  void write_replies(const BatchInFlight& batch);
   void produce(StageInstance& source, BatchQueue& queue, uint32_t batch_size);
   void report_progress(bool force);
   static uint64_t unreturned_records(StageInstance& source);
@@ -211,6 +213,13 @@ class Run {
   const RunOptions& options_;
   RunOutcome outcome_;
   std::unique_ptr<ErrorFileWriter> errors_;
+  // For a source that answers each message (HL7 ACKs): the replies are the error file returned
+  // to the provider, made by a second instance of the source, and errors_ is kept beside it as
+  // the operators' findings file (it also holds the store's own rejections).
+  std::unique_ptr<ErrorFileWriter> replies_;
+  std::unique_ptr<StageInstance> replying_source_;
+  int64_t last_replied_record_ = -1;
+  std::vector<char> reply_buffer_;
   std::vector<Finding> file_findings_;
   std::size_t record_no_column_ = 0;
   std::size_t raw_column_ = 1;
@@ -295,6 +304,25 @@ void Run::write_error_lines(BatchInFlight& batch, ErrorFileWriter& errors) {
   }
 }
 
+void Run::write_replies(const BatchInFlight& batch) {
+  const sdk::BatchView view(batch.source());
+  const LoadedPlugin& plugin = replying_source_->plugin();
+  for (int64_t row = 0; row < view.rows(); ++row) {
+    // Rows of one input record (a message's order groups) share its number: one reply each.
+    const int64_t record = view.int64(record_no_column_, row);
+    if (record == last_replied_record_) continue;
+    last_replied_record_ = record;
+    const std::string_view message = view.text(raw_column_, row);
+    std::size_t length = 0;
+    vaxetl_error err{};
+    check(plugin, "acknowledge",
+          plugin.source->acknowledge(replying_source_->handle(), message.data(), message.size(),
+                                     reply_buffer_.data(), reply_buffer_.size(), &length, &err),
+          err);
+    replies_->add_reply(std::string_view(reply_buffer_.data(), length));
+  }
+}
+
 void Run::load() {
   RunRecord& record = outcome_.record;
   RunCounts& counts = record.counts;
@@ -312,6 +340,10 @@ void Run::load() {
   std::vector<std::unique_ptr<StageInstance>> transforms;
   for (const auto& t : pipeline_.transforms) transforms.push_back(std::make_unique<StageInstance>(t));
   StageInstance sink(pipeline_.sink);
+  if (replies_) {
+    replying_source_ = std::make_unique<StageInstance>(pipeline_.source);
+    reply_buffer_.resize(std::size_t{1} << 20);
+  }
 
   SchemaHolder schemas;
   vaxetl_error err{};
@@ -406,6 +438,7 @@ void Run::load() {
       counts.held += batch.count(BatchInFlight::kHeld);
       counts.loaded += batch.count(BatchInFlight::kLive);
       write_error_lines(batch, *errors_);
+      if (replies_) write_replies(batch);
       progress_.records = counts.received;
       report_progress(false);
     }
@@ -473,7 +506,15 @@ RunOutcome Run::execute() {
   ledger.start(record);
   spdlog::info("run {} started: pipeline {}, input {} (sha256 {}), mode {}", record.run_id,
                record.pipeline, record.input_name, record.input_sha256, record.mode);
-  errors_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name);
+  const vaxetl_source_api& source_api = *pipeline_.source.plugin->source;
+  if (source_has(source_api, &vaxetl_source_api::acknowledge, offsetof(vaxetl_source_api, acknowledge))) {
+    replies_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name,
+                                                 ErrorFileWriter::Kind::Replies, "error");
+    errors_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name,
+                                                ErrorFileWriter::Kind::Findings, "findings");
+  } else {
+    errors_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name);
+  }
 
   RunCounts& counts = record.counts;
   try {
@@ -510,7 +551,9 @@ RunOutcome Run::execute() {
     counts.loaded = 0;
     spdlog::error("run {}: {}", record.run_id, record.message);
   }
-  record.error_file = errors_->publish();
+  const std::string findings_file = errors_->publish();
+  record.error_file = replies_ ? replies_->publish() : findings_file;
+  if (replies_) spdlog::info("run {}: findings file {}", record.run_id, findings_file);
   record.ended_at = utc_timestamp_iso();
   ledger.finish(record);
   spdlog::info("run {} {}: received {}, loaded {}, rejected {}, held {}, warnings {}; error file {}",

@@ -128,6 +128,8 @@ std::string hl7_timestamp_now() {
 
 class VxuSource final : public vaxetl::sdk::Source {
  public:
+  static constexpr bool kAcknowledges = true;  // HL7: every message gets an ACK^V04
+
   explicit VxuSource(const vaxetl::sdk::CreateContext& context)
       : host_(context.host),
         catalog_(load_catalog(context)),

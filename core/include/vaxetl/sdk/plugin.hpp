@@ -184,7 +184,10 @@ class Source {
   // were never returned in a batch. Reading on to count them is fine: the input is refused.
   virtual uint64_t unreturned_records() { return 0; }
   // For message-protocol sources: the reply to one message (an HL7 ACK), validated on its own.
-  // Sources without a protocol reply keep this default, which says so.
+  // A source that answers messages overrides this AND declares
+  //   static constexpr bool kAcknowledges = true;
+  // so the SDK lists the function in the ABI table; the host then writes the replies as the
+  // input's error file and uses them for MLLP.
   virtual void acknowledge(std::string_view message, std::string& reply) {
     (void)message;
     (void)reply;
@@ -316,9 +319,16 @@ struct SourceTrampolines {
       return VAXETL_OK;
     });
   }
+  static constexpr auto acknowledge_entry() {
+    if constexpr (requires { requires Impl::kAcknowledges; }) {
+      return &acknowledge;
+    } else {
+      return static_cast<decltype(&acknowledge)>(nullptr);
+    }
+  }
   static constexpr vaxetl_source_api api{sizeof(vaxetl_source_api), &create, &destroy<Impl>,
                                          &open, &schema, &next, &progress, &close, &unreturned,
-                                         &acknowledge};
+                                         acknowledge_entry()};
 };
 
 template <class Impl>

@@ -1,6 +1,7 @@
 // The VXU source plugin: reads a file of HL7 v2.5.1 VXU^V04 messages (one message, many, or
 // an FHS/BHS batch), validates each per the CDC IG and emits one canonical row per order
-// group. `_record_no` is the message's ordinal in the file and `_raw` the message with its
+// group. ADT^A04/A08/A28/A31 messages (and a VXU without an order group) give one
+// DEMOGRAPHICS row each: the recipient only. `_record_no` is the message's ordinal in the file and `_raw` the message with its
 // segments joined by CR. Rejected rows travel in the batch too, so the error file quotes them.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -54,7 +55,8 @@ const vaxetl::sdk::PluginInfo kInfo = {
     VAXETL_PLUGIN_NAME,
     VAXETL_PLUGIN_VERSION,
     "Reads HL7 v2.5.1 VXU^V04 immunization messages (CDC IG Release 1.5, profile Z22): one "
-    "canonical record per order group, validated per the IG",
+    "canonical record per order group, validated per the IG; ADT^A04/A08/A28/A31 give one "
+    "DEMOGRAPHICS record (the recipient only)",
     "Apache-2.0",
     "vaxetl",
     kConfigFields,
@@ -172,7 +174,7 @@ class VxuSource final : public vaxetl::sdk::Source {
     file_.reset();
   }
 
-  // The ACK^V04 (profile Z23) for one message received over MLLP: the same validation as a
+  // The ACK^V04, or ACK^A04/A08/A28/A31 for an ADT (profile Z23), for one message received over MLLP: the same validation as a
   // file load, one ERR per finding, AA / AE / AR by the IG's rules.
   void acknowledge(std::string_view text, std::string& reply) override {
     const auto status = message_.parse(text);

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -153,11 +154,30 @@ TEST_F(VxuPipelineTest, RerunningTheSameFileChangesNothing) {
   EXPECT_EQ(Store(dir_ / "cvms.sqlite").fingerprint(), before);
 }
 
-TEST_F(VxuPipelineTest, ErrorFileQuotesTheMessageAndItsOrdinal) {
+TEST_F(VxuPipelineTest, ErrorFileIsOneAckPerMessageAndTheFindingsFileQuotesTheMessage) {
   const Generated g = generate(200, false);
   const auto outcome = run(g.path);
   ASSERT_EQ(outcome.record.status, "succeeded") << outcome.record.message;
-  std::ifstream in(outcome.record.error_file);
+  // The error file returned to the provider: one ACK per message, in order.
+  std::ifstream acks(outcome.record.error_file, std::ios::binary);
+  int64_t ack_count = 0;
+  int64_t ae = 0;
+  for (std::string line; std::getline(acks, line);) {
+    if (line.empty()) continue;
+    ++ack_count;
+    EXPECT_EQ(line.rfind("MSH|^~\\&|VAXETL|NCDHHS|", 0), 0u) << line;
+    EXPECT_NE(line.find("|ACK^V04^ACK|"), std::string::npos) << line;
+    ae += line.find("\rMSA|AE|") != std::string::npos;
+  }
+  EXPECT_EQ(ack_count, g.messages);
+  EXPECT_EQ(ae, g.bad_groups) << "a message with a rejected group is an AE";
+
+  // The operators' findings file beside it quotes the message.
+  fs::path findings;
+  for (const auto& entry : fs::directory_iterator(dir_ / "errors"))
+    if (entry.path().filename().string().ends_with("_findings.txt")) findings = entry.path();
+  ASSERT_FALSE(findings.empty());
+  std::ifstream in(findings);
   std::string header;
   std::getline(in, header);
   std::string line;
@@ -168,6 +188,62 @@ TEST_F(VxuPipelineTest, ErrorFileQuotesTheMessageAndItsOrdinal) {
     EXPECT_NE(line.find("MSH|^~\\&|"), std::string::npos) << "the original message is quoted";
   }
   EXPECT_GE(lines, g.bad_groups);
+}
+
+// ADT demographic updates in the same file as VXUs: each is one DEMOGRAPHICS record that
+// inserts or updates its recipient and stores no vaccination; ADT^A01 is refused.
+TEST_F(VxuPipelineTest, AdtMessagesUpdateRecipientsWithoutVaccinations) {
+  Generated g = generate(100, false);
+  std::string text;
+  {
+    std::ifstream in(g.path, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto adt = [](const std::string& event, const std::string& id, const std::string& mrn,
+                      const std::string& street) {
+    return "MSH|^~\\&|NCEHR|NCCLINIC001|CVMS|NCDHHS|20210316091500-0500||ADT^" + event + "|" + id +
+           "|P|2.5.1|||AL|NE\rEVN|" + event + "|20210316091500\rPID|1||" + mrn +
+           "^^^NCEHR^MR||Roe^Richard^A||20150302|M|||" + street +
+           "^^Durham^NC^27701^USA^H^^37063\rNK1|1|Roe^Maria|MTH^Mother^HL70063\rPV1|1|O\r";
+  };
+  text += adt("A04", "ADT1", "ADTMRN1", "22 Elm St");
+  text += adt("A28", "ADT2", "ADTMRN2", "5 Pine Rd");
+  text += adt("A08", "ADT3", "ADTMRN1", "9 Birch Ln");  // moves recipient ADTMRN1
+  text += adt("A31", "ADT4", "ADTMRN2", "5 Pine Rd");   // unchanged
+  text += adt("A01", "ADT5", "ADTMRN3", "1 Oak St");    // admit: refused
+  std::ofstream(g.path, std::ios::binary) << text;
+
+  const auto outcome = run(g.path);
+  ASSERT_EQ(outcome.record.status, "succeeded") << outcome.record.message;
+  const auto& counts = outcome.record.counts;
+  EXPECT_EQ(counts.received, g.groups + 5);
+  EXPECT_EQ(counts.rejected, g.bad_groups + 1);
+  EXPECT_EQ(outcome.findings_by_code.at("VXU_UNSUPPORTED_EVENT"), 1);
+
+  Store store(dir_ / "cvms.sqlite");
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM vaccinations"), g.groups - g.bad_groups)
+      << "a DEMOGRAPHICS record stores no vaccination";
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM recipients WHERE recip_id LIKE 'ADTMRN%'"), 2);
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM recipients WHERE recip_id = 'ADTMRN1' AND "
+                         "recip_address_street = '9 Birch Ln'"),
+            1)
+      << "the A08 updated the address";
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM vaccinations v JOIN recipients r USING (recipient_id) "
+                         "WHERE r.recip_id LIKE 'ADTMRN%'"),
+            0);
+
+  // The ACKs: ACK^A04 .. ACK^A31 accepted, the A01 refused.
+  std::ifstream acks(outcome.record.error_file, std::ios::binary);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(acks, line);)
+    if (!line.empty()) lines.push_back(line);
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(g.messages + 5));
+  const char* const expected[] = {"|ACK^A04^ACK|", "|ACK^A28^ACK|", "|ACK^A08^ACK|", "|ACK^A31^ACK|", "|ACK^A01^ACK|"};
+  for (std::size_t i = 0; i < 5; ++i) {
+    const std::string& ack = lines[static_cast<std::size_t>(g.messages) + i];
+    EXPECT_NE(ack.find(expected[i]), std::string::npos) << ack;
+    EXPECT_NE(ack.find(i < 4 ? "\rMSA|AA|ADT" : "\rMSA|AR|ADT5"), std::string::npos) << ack;
+  }
 }
 
 }  // namespace

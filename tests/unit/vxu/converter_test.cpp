@@ -194,8 +194,10 @@ TEST_F(ConverterTest, HeaderFailuresStopReading) {
   EXPECT_EQ(converter_->findings()[0].code, codes::kUnsupportedVersion);
   EXPECT_EQ(converter_->findings()[0].hl7_error, 203);
   EXPECT_TRUE(converter_->row_rejected(0));
-  convert(replace(valid_vxu(), "VXU^V04", "ADT^A01"));
+  convert(replace(valid_vxu(), "VXU^V04", "ORU^R01"));
   EXPECT_EQ(converter_->findings()[0].code, codes::kUnsupportedType);
+  convert(replace(valid_vxu(), "VXU^V04", "ADT^A01"));
+  EXPECT_EQ(converter_->findings()[0].code, codes::kUnsupportedEvent) << "ADT, but not a demographic event";
   convert(replace(valid_vxu(), "VXU^V04", "VXU^V05"));
   EXPECT_EQ(converter_->findings()[0].code, codes::kUnsupportedEvent);
   convert(replace(valid_vxu(), "|MSG0001|P|", "|MSG0001|Q|"));
@@ -256,12 +258,34 @@ TEST_F(ConverterTest, NdcOfAnotherVaccineRejectsTheGroup) {
   EXPECT_EQ(get(0, "ndc_as_sent"), "12345-6789-01");
 }
 
-TEST_F(ConverterTest, NoOrderGroupIsNothingToLoad) {
+TEST_F(ConverterTest, NoOrderGroupIsADemographicUpdate) {
+  // "Demographic-only feeds (ADT, VXU without a dose) update masters without creating
+  // vaccinations": the recipient only, loadable.
   const std::string text = valid_vxu();
   convert(text.substr(0, text.find("ORC|")));
   ASSERT_EQ(converter_->row_count(), 1u);
+  EXPECT_EQ(converter_->kind(), MessageKind::kDemographics);
+  EXPECT_FALSE(converter_->row_rejected(0));
+  EXPECT_TRUE(codes().empty());
+  EXPECT_EQ(get(0, "record_type"), "DEMOGRAPHICS");
+  EXPECT_EQ(get(0, "recip_id"), "MRN0001");
+  EXPECT_EQ(get(0, "recip_last_name"), "Doe");
+  EXPECT_EQ(get(0, "guardian_name"), "Doe, John");
+  EXPECT_EQ(get(0, "vax_event_id"), "");
+  EXPECT_EQ(get(0, "inventory_source"), "");
+  EXPECT_EQ(get(0, "record_last_modified"), "");
+  // Without its PID it is still rejected, as any VXU.
+  convert(replace(text.substr(0, text.find("ORC|")), "Doe^Jane^Q^JR^^^L", ""));
   EXPECT_TRUE(converter_->row_rejected(0));
-  EXPECT_NE(find(codes::kNoVaccination), nullptr);
+}
+
+TEST_F(ConverterTest, VaccinationRowsSaySo) {
+  convert(valid_vxu());
+  EXPECT_EQ(converter_->kind(), MessageKind::kVaccination);
+  EXPECT_EQ(get(0, "record_type"), "VACCINATION");
+  convert(replace(valid_vxu(), "|2.5.1|", "|2.3.1|"));
+  EXPECT_EQ(converter_->kind(), MessageKind::kRefused);
+  EXPECT_EQ(get(0, "record_type"), "") << "a refused message states nothing";
 }
 
 TEST_F(ConverterTest, FindingMessagesCarryNoValues) {

@@ -47,6 +47,23 @@ inline std::string valid_vxu() {
          "OBX|8|CE|75505-8^Serology^LN|7|840535000^SARS-CoV-2 antibody^SCT||||||F\r";
 }
 
+// A demographic update for another recipient, as an EHR's registration interface sends it
+// (HL7 2.5.1 ADT^A04 = register a patient; structure ADT_A01): MSH, EVN, PID, PD1, NK1, PV1.
+// `event` is A04, A08, A28 or A31 (A28/A31 use structure ADT_A05). Segments joined by CR.
+inline std::string valid_adt(const std::string& event = "A04") {
+  const std::string structure = (event == "A28" || event == "A31") ? "ADT_A05" : "ADT_A01";
+  return "MSH|^~\\&|NCEHR|NCCLINIC001|CVMS|NCDHHS|20210316091500-0500||ADT^" + event + "^" + structure +
+         "|ADT0001|P|2.5.1|||AL|NE\r"
+         "EVN|" + event + "|20210316091500-0500|||CLERK01^Clerk^Casey\r"
+         "PID|1||MRN0002^^^NCEHR^MR~PPRL456^^^CDC^PPRL||Roe^Richard^A^III^^^L|Smith^^^^^^M|20150302|M||"
+         "2054-5^Black or African American^CDCREC~2106-3^White^CDCREC|"
+         "22 Elm St^Unit B^Durham^NC^27701^USA^H^^37063||^PRN^PH^^^919^5550177~^NET^Internet^rroe@example.org|"
+         "|spa^Spanish^ISO639|||||||2135-2^Hispanic or Latino^CDCREC\r"
+         "PD1|||||||||||02^Reminder/recall - any method^HL70215|N|20210316|||A^Active^HL70441|20210316\r"
+         "NK1|1|Roe^Maria^^^^^L|MTH^Mother^HL70063|22 Elm St^Unit B^Durham^NC^27701^USA^H|^PRN^PH^^^919^5550177\r"
+         "PV1|1|O||||||||||||||||||V02^20210316\r";
+}
+
 // Replaces the first occurrence of `from` with `to`, failing loudly when absent.
 inline std::string replace(std::string text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);

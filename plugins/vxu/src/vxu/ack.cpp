@@ -56,6 +56,12 @@ AckHeader reply_header(const hl7::Message& vxu, std::string_view our_application
   header.control_id = control_id;
   const std::string_view processing = vxu.msh(11).component(1).raw();
   if (processing == "P" || processing == "T" || processing == "D") header.processing_id = processing;
+  // HL7 events are 3 upper-case letters or digits (V04, A08, R01): echoed; anything else is
+  // not copied into the reply.
+  const std::string_view event = vxu.msh(9).component(2).raw();
+  bool event_ok = event.size() == 3;
+  for (char c : event) event_ok &= (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  if (event_ok) header.event = event;
   return header;
 }
 
@@ -86,7 +92,9 @@ void build_ack(const AckHeader& header, std::string_view acknowledged_control_id
   out.append(header.receiving_facility);
   out += '|';
   out.append(header.timestamp);
-  out += "||ACK^V04^ACK|";
+  out += "||ACK^";
+  out.append(header.event);
+  out += "^ACK|";
   append_escaped(out, header.control_id);
   out += '|';
   out.append(header.processing_id);

@@ -1,5 +1,5 @@
-// ACK^V04 builder for the CDC IG's acknowledgement profile Z23: MSH, MSA and one ERR per
-// finding. MSA-1 is AR when the message was refused before it was read (unsupported type,
+// ACK builder (ACK^V04 for a VXU, ACK^A04/A08/A28/A31 for an ADT) for the CDC IG's
+// acknowledgement profile Z23: MSH, MSA and one ERR per finding. MSA-1 is AR when the message was refused before it was read (unsupported type,
 // event, processing id or version), AE when any finding is an error, else AA.
 #pragma once
 
@@ -26,10 +26,13 @@ struct AckHeader {
   std::string_view timestamp;   // MSH-7, e.g. 20260102030405-0500
   std::string_view control_id;  // MSH-10 of the ACK itself
   std::string_view processing_id = "P";
+  std::string_view event = "V04";  // MSH-9.2: ACK^<event>^ACK, the acknowledged message's event
 };
 
 // A reply's header: we are the sender, the VXU's sender (MSH-3/4) the receiver. The
-// processing id is echoed so a test message gets a test ACK. Views point into `vxu`.
+// processing id is echoed so a test message gets a test ACK, and the trigger event (MSH-9.2)
+// so an ADT^A08 gets an ACK^A08 (V04 when the message has none that looks like an event).
+// Views point into `vxu`.
 AckHeader reply_header(const hl7::Message& vxu, std::string_view our_application,
                        std::string_view our_facility, std::string_view timestamp,
                        std::string_view control_id) noexcept;

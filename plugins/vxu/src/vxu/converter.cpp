@@ -79,6 +79,23 @@ constexpr std::size_t kFundingSource = column("funding_source");
 constexpr std::size_t kFundingEligibility = column("funding_eligibility");
 constexpr std::size_t kInformationSource = column("information_source");
 constexpr std::size_t kCompletion = column("completion_status");
+constexpr std::size_t kRecordType = column("record_type");
+
+// What a DEMOGRAPHICS row carries (docs/vxu.md): the recipient, keyed by org_code + recip_id.
+// Every other column of such a row stays null.
+constexpr std::size_t kRecipientColumns[] = {
+    kOrgCode, kRecipId, kPprlId,   kFirstName, kMiddleName,    kLastName,    kSuffix,
+    kDob,     kSex,     kStreet,   kStreet2,   kCity,          kCounty,      kState,
+    kZip,     kPhone,   kEmail,    kRace1,     kRace1 + 1,     kRace1 + 2,   kRace1 + 3,
+    kRace1 + 4, kRace1 + 5, kEthnicity, kLanguage, kGuardian,
+};
+
+// ADT events that update a recipient's demographics: register (A04), update patient
+// information (A08), add person (A28), update person (A31).
+bool is_demographic_event(std::string_view event) noexcept {
+  return ncvr::equals_ignore_case(event, "A04") || ncvr::equals_ignore_case(event, "A08") ||
+         ncvr::equals_ignore_case(event, "A28") || ncvr::equals_ignore_case(event, "A31");
+}
 
 struct ErrorCode {
   std::string_view code;
@@ -254,6 +271,7 @@ void Converter::convert(const hl7::Message& message, hl7::Message::Status status
   arena_.reset();
   row_count_ = 0;
   has_groups_ = false;
+  kind_ = MessageKind::kRefused;
   patient_.fill({});
 
   auto add_single_row = [&] {
@@ -265,7 +283,7 @@ void Converter::convert(const hl7::Message& message, hl7::Message::Status status
   if (status != hl7::Message::Status::kOk) {
     report(codes::kNotHl7, Scope::kMessage, 0, {"MSH", 1, 0, 0},
            "the message does not start with an MSH segment declaring its delimiters "
-           "(MSH|^~\\&|...); send HL7 v2.5.1 VXU^V04 messages");
+           "(MSH|^~\\&|...); send HL7 v2.5.1 VXU^V04 or ADT^A04/A08/A28/A31 messages");
     add_single_row();
     return;
   }
@@ -276,14 +294,20 @@ void Converter::convert(const hl7::Message& message, hl7::Message::Status status
   check_segments(message);
   map_patient(message, patient_);
 
-  if (groups_.empty()) {
-    report(codes::kNoVaccination, Scope::kMessage, 0, {"ORC", 0, 0, 0},
-           "the message has no order group (ORC + RXA): it reports no vaccination, so there is "
-           "nothing to load into CVMS; send each vaccination as an ORC + RXA order group");
-    add_single_row();
+  if (kind_ == MessageKind::kDemographics || groups_.empty()) {
+    // An ADT, or a VXU without an order group: the recipient only, one DEMOGRAPHICS row
+    // ("demographic-only feeds update masters without creating vaccinations").
+    kind_ = MessageKind::kDemographics;
+    if (rows_.empty()) rows_.emplace_back();
+    CanonicalRow& row = rows_[0];
+    row.fill({});
+    for (const std::size_t c : kRecipientColumns) row[c] = patient_[c];
+    row[kRecordType] = "DEMOGRAPHICS";
+    row_count_ = 1;
     return;
   }
   has_groups_ = true;
+  patient_[kRecordType] = "VACCINATION";
   if (rows_.size() < groups_.size()) rows_.resize(groups_.size());
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     rows_[g] = patient_;
@@ -297,14 +321,27 @@ bool Converter::check_header(const hl7::Message& message) {
   // the message is not read further.
   const Segment msh = message.segment(0);
   const Value type = message.msh(9);
-  if (!equals_ignore_case(type.component(1).raw(), "VXU")) {
+  const std::string_view event = type.component(2).raw();
+  MessageKind kind = MessageKind::kVaccination;
+  if (equals_ignore_case(type.component(1).raw(), "VXU")) {
+    if (!equals_ignore_case(event, "V04")) {
+      report(codes::kUnsupportedEvent, Scope::kMessage, 0, at(msh, 9, 2),
+             "MSH-9.2 of a VXU must be V04 (unsolicited vaccination record update) -- message "
+             "rejected");
+      return false;
+    }
+  } else if (equals_ignore_case(type.component(1).raw(), "ADT")) {
+    if (!is_demographic_event(event)) {
+      report(codes::kUnsupportedEvent, Scope::kMessage, 0, at(msh, 9, 2),
+             "MSH-9.2 of an ADT must be A04, A08, A28 or A31 (demographic updates); other ADT "
+             "events are not taken -- message rejected");
+      return false;
+    }
+    kind = MessageKind::kDemographics;
+  } else {
     report(codes::kUnsupportedType, Scope::kMessage, 0, at(msh, 9, 1),
-           "MSH-9.1 must be VXU: this reader takes VXU^V04^VXU_V04 messages only -- message rejected");
-    return false;
-  }
-  if (!equals_ignore_case(type.component(2).raw(), "V04")) {
-    report(codes::kUnsupportedEvent, Scope::kMessage, 0, at(msh, 9, 2),
-           "MSH-9.2 must be V04 (unsolicited vaccination record update) -- message rejected");
+           "MSH-9.1 must be VXU or ADT: this reader takes VXU^V04 and ADT^A04/A08/A28/A31 "
+           "messages only -- message rejected");
     return false;
   }
   const std::string_view processing = message.msh(11).component(1).raw();
@@ -322,6 +359,7 @@ bool Converter::check_header(const hl7::Message& message) {
     report(codes::kRequired, Scope::kMessage, 0, at(msh, 10),
            "MSH-10 (message control id) is required: the ACK echoes it -- message rejected");
   }
+  kind_ = kind;
   return true;
 }
 
@@ -341,6 +379,8 @@ void Converter::check_segments(const hl7::Message& message) {
     }
     if (id == "PID") {
       saw_pid = true;
+    } else if (kind_ != MessageKind::kVaccination) {
+      continue;  // an ADT has no order groups: its other segments are not read
     } else if (id == "ORC") {
       if (open != nullptr) open->end = i;
       groups_.push_back(Group{i, 0, 0, i, message.segment_count()});

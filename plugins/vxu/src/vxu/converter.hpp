@@ -1,11 +1,14 @@
 // Validates one VXU^V04 message against the CDC IG and maps each order group (ORC + RXA +
-// RXR + OBX) to one canonical record, exactly as docs/canonical-record.md says. Reuses the
+// RXR + OBX) to one canonical record, exactly as docs/canonical-record.md says. An ADT^A04,
+// A08, A28 or A31, or a VXU without an order group, is one DEMOGRAPHICS record: the recipient
+// only, validated like a VXU's patient part. Reuses the
 // NCVR rules library for dates, PIN, phone and NDC normalization and the product catalog, so
 // the same vaccination yields the same canonical values whichever format it came in.
 #pragma once
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +32,13 @@ consteval std::size_t column(std::string_view name) {
   throw "no such canonical column";
 }
 
+// What convert() made of a message.
+enum class MessageKind : std::uint8_t {
+  kRefused,       // not HL7, or refused at MSH (type, event, processing id, version)
+  kVaccination,   // a VXU^V04 with order groups: one VACCINATION row per group
+  kDemographics,  // an ADT^A04/A08/A28/A31 or a VXU without an order group: one DEMOGRAPHICS row
+};
+
 struct ConverterOptions {
   std::string org_code;  // empty: MSH-4.1
   ncvr::Date today{};    // for the future-date rules
@@ -46,6 +56,7 @@ class Converter {
   void convert(const hl7::Message& message, hl7::Message::Status status);
 
   const std::vector<Finding>& findings() const noexcept { return findings_; }
+  MessageKind kind() const noexcept { return kind_; }
   std::size_t row_count() const noexcept { return row_count_; }
   const CanonicalRow& row(std::size_t i) const noexcept { return rows_[i]; }
   // 1-based order group of row i (0 for the single row of a message without one).
@@ -97,6 +108,7 @@ class Converter {
   std::vector<CanonicalRow> rows_;
   std::size_t row_count_ = 0;
   bool has_groups_ = false;
+  MessageKind kind_ = MessageKind::kRefused;
   CanonicalRow patient_{};
   Arena arena_;
 };

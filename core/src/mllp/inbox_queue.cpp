@@ -316,6 +316,33 @@ bool InboxQueue::mark_failed(int64_t id, std::string_view reason) {
   return finish_row(reader_db_->db.get(), id, "failed", reason);
 }
 
+namespace {
+
+std::size_t finish_rows(sqlite3* db, std::span<const int64_t> ids, const char* state, std::string_view reason) {
+  exec(db, "BEGIN IMMEDIATE");
+  std::size_t changed = 0;
+  try {
+    for (const int64_t id : ids) changed += finish_row(db, id, state, reason) ? 1 : 0;
+    exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return changed;
+}
+
+}  // namespace
+
+std::size_t InboxQueue::mark_done(std::span<const int64_t> ids) {
+  std::lock_guard lock(reader_mutex_);
+  return finish_rows(reader_db_->db.get(), ids, "done", "");
+}
+
+std::size_t InboxQueue::mark_failed(std::span<const int64_t> ids, std::string_view reason) {
+  std::lock_guard lock(reader_mutex_);
+  return finish_rows(reader_db_->db.get(), ids, "failed", reason);
+}
+
 std::size_t InboxQueue::requeue_stale(std::chrono::seconds older_than) {
   std::lock_guard lock(reader_mutex_);
   sqlite3* db = reader_db_->db.get();

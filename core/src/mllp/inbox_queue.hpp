@@ -13,6 +13,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -107,6 +108,10 @@ class InboxQueue {
   // already finished by someone else).
   bool mark_done(int64_t id);
   bool mark_failed(int64_t id, std::string_view reason);  // reason: codes, never PHI
+  // The same for a whole claimed batch, in one transaction (one fsync, one short write lock
+  // that the group-commit writer waits for once, not per message). Returns rows changed.
+  std::size_t mark_done(std::span<const int64_t> ids);
+  std::size_t mark_failed(std::span<const int64_t> ids, std::string_view reason);
   // processing -> queued for rows claimed longer than `older_than` ago (their worker died).
   std::size_t requeue_stale(std::chrono::seconds older_than);
 

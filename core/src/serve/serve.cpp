@@ -52,44 +52,72 @@ void load_batch(const BoundPipeline& pipeline, const ServeSettings& settings, ml
   const RunOutcome outcome = run_pipeline(pipeline, path.string(), RunOptions{});
   const auto& record = outcome.record;
   const bool settled = record.status == "succeeded" || record.status == "skipped";
-  for (const auto& message : batch) {
-    if (settled) {
-      queue.mark_done(message.id);
-    } else {
-      // Codes and run ids only: the reason is shown to operators.
-      queue.mark_failed(message.id, "run " + record.run_id + " ended " + record.status);
-    }
+  std::vector<int64_t> ids;
+  ids.reserve(batch.size());
+  for (const auto& message : batch) ids.push_back(message.id);
+  if (settled) {
+    queue.mark_done(ids);
+  } else {
+    // Codes and run ids only: the reason is shown to operators.
+    queue.mark_failed(ids, "run " + record.run_id + " ended " + record.status);
   }
   spdlog::info("mllp batch of {} messages: run {} {} (loaded {}, rejected {}, held {})", batch.size(),
                record.run_id, record.status, record.counts.loaded, record.counts.rejected, record.counts.held);
 }
 
 // Answers each queued message with the source plugin's own reply (for VXU: the IG's ACK with
-// an ERR per finding), through one instance kept for that purpose. Connection threads call it
-// concurrently, so calls are serialized: building an ACK costs microseconds.
+// an ERR per finding). The ABI lets one instance serve one thread at a time, so connection
+// threads borrow instances from a pool that grows to the number of concurrent callers.
 class PluginAcknowledger {
  public:
-  explicit PluginAcknowledger(const BoundStage& source) : instance_(source), buffer_(kMaxReply) {}
+  explicit PluginAcknowledger(const BoundStage& source) : source_(source) { give_back(make()); }
 
   bool available() const {
-    return source_has(*instance_.plugin().source, &vaxetl_source_api::acknowledge,
+    return source_has(*source_.plugin->source, &vaxetl_source_api::acknowledge,
                       offsetof(vaxetl_source_api, acknowledge));
   }
 
   std::string reply(std::string_view message) {
-    std::lock_guard lock(mutex_);
+    std::unique_ptr<Replier> replier = borrow();
     std::size_t length = 0;
     vaxetl_error err{};
-    const vaxetl_status status = instance_.plugin().source->acknowledge(
-        instance_.handle(), message.data(), message.size(), buffer_.data(), buffer_.size(), &length, &err);
-    check(instance_.plugin(), "acknowledge", status, err);  // the server answers AR 207 to a throw
-    return std::string(buffer_.data(), length);
+    const vaxetl_status status = source_.plugin->source->acknowledge(
+        replier->instance.handle(), message.data(), message.size(), replier->buffer.data(),
+        replier->buffer.size(), &length, &err);
+    std::string reply(replier->buffer.data(), status == VAXETL_OK ? length : 0);
+    give_back(std::move(replier));
+    check(*source_.plugin, "acknowledge", status, err);  // the server answers AR 207 to a throw
+    return reply;
   }
 
  private:
-  static constexpr std::size_t kMaxReply = std::size_t{1} << 20;
-  StageInstance instance_;
-  std::vector<char> buffer_;
+  struct Replier {
+    explicit Replier(const BoundStage& source) : instance(source), buffer(std::size_t{1} << 20) {}
+    StageInstance instance;
+    std::vector<char> buffer;
+  };
+
+  std::unique_ptr<Replier> make() { return std::make_unique<Replier>(source_); }
+
+  std::unique_ptr<Replier> borrow() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        auto replier = std::move(idle_.back());
+        idle_.pop_back();
+        return replier;
+      }
+    }
+    return make();  // every instance is busy: one more, kept for later
+  }
+
+  void give_back(std::unique_ptr<Replier> replier) {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(replier));
+  }
+
+  const BoundStage& source_;
+  std::vector<std::unique_ptr<Replier>> idle_;
   std::mutex mutex_;
 };
 
@@ -160,7 +188,9 @@ int serve(const BoundPipeline& pipeline, const ServeSettings& settings, const st
         load_batch(pipeline, settings, queue, batch);
       } catch (const std::exception& e) {
         spdlog::error("mllp batch load failed: {}", e.what());
-        for (const auto& message : batch) queue.mark_failed(message.id, "load error");
+        std::vector<int64_t> ids;
+        for (const auto& message : batch) ids.push_back(message.id);
+        queue.mark_failed(ids, "load error");
         exit_code = kExitRunFailed;
       }
       if (!until_empty) return;

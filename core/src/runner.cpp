@@ -217,7 +217,8 @@ class Run {
   // to the provider, made by a second instance of the source, and errors_ is kept beside it as
   // the operators' findings file (it also holds the store's own rejections).
   std::unique_ptr<ErrorFileWriter> replies_;
-  std::unique_ptr<StageInstance> replying_source_;
+  std::unique_ptr<StageInstance> replying_source_;  // only when the batches carry no _reply
+  std::optional<std::size_t> reply_column_;
   int64_t last_replied_record_ = -1;
   std::vector<char> reply_buffer_;
   std::vector<Finding> file_findings_;
@@ -306,6 +307,12 @@ void Run::write_error_lines(BatchInFlight& batch, ErrorFileWriter& errors) {
 
 void Run::write_replies(const BatchInFlight& batch) {
   const sdk::BatchView view(batch.source());
+  if (reply_column_) {  // the reading source answered each record as it read it
+    for (int64_t row = 0; row < view.rows(); ++row)
+      if (const std::string_view reply = view.text(*reply_column_, row); !reply.empty())
+        replies_->add_reply(reply);
+    return;
+  }
   const LoadedPlugin& plugin = replying_source_->plugin();
   for (int64_t row = 0; row < view.rows(); ++row) {
     // Rows of one input record (a message's order groups) share its number: one reply each.
@@ -340,10 +347,6 @@ void Run::load() {
   std::vector<std::unique_ptr<StageInstance>> transforms;
   for (const auto& t : pipeline_.transforms) transforms.push_back(std::make_unique<StageInstance>(t));
   StageInstance sink(pipeline_.sink);
-  if (replies_) {
-    replying_source_ = std::make_unique<StageInstance>(pipeline_.source);
-    reply_buffer_.resize(std::size_t{1} << 20);
-  }
 
   SchemaHolder schemas;
   vaxetl_error err{};
@@ -368,6 +371,11 @@ void Run::load() {
     record_no_column_ = index.column(canonical::kRecordNo);
     raw_column_ = index.column(canonical::kRaw);
     if (index.has("vax_event_id")) event_id_column_ = index.column("vax_event_id");
+    if (replies_ && index.has("_reply")) reply_column_ = index.column("_reply");
+  }
+  if (replies_ && !reply_column_) {
+    replying_source_ = std::make_unique<StageInstance>(pipeline_.source);
+    reply_buffer_.resize(std::size_t{1} << 20);
   }
   for (auto& t : transforms) {
     ArrowSchema* out = schemas.fresh();

@@ -26,6 +26,9 @@
  *   Every column is nullable; an empty field is null. Two columns are always present:
  *     "_record_no" (int64, "l"): the record's line number in the input file (1-based).
  *     "_raw"       (utf8,  "u"): the record exactly as it appeared in the input, no line end.
+ *   A source that acknowledges messages (see `acknowledge`) may add "_reply" (utf8): its reply
+ *   to the input record, on the record's first row, null on the others. The host then writes
+ *   those replies as the error file without asking a second instance to validate again.
  *   Rows whose bit in the struct array's own validity bitmap is 0 were rejected or held by an
  *   earlier stage; later stages must skip them. A transform's output has exactly its input's
  *   rows in the same order, so row numbers stay valid through the pipeline.

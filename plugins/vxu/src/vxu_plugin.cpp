@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <ctime>
@@ -139,8 +140,11 @@ class VxuSource final : public vaxetl::sdk::Source {
                                  context.config.get_string("org_code"),
                                  parse_as_of(context.config.get_string("as_of_date")),
                                  context.config.get_string("unit_of_use_ndc") == "error"}),
-        builder_(vaxetl::canonical::kColumns.size()) {
+        builder_(vaxetl::canonical::kColumns.size() + 1) {
     for (const auto& name : vaxetl::canonical::kColumns) column_names_.emplace_back(name);
+    // The ACK of each message rides with its first row, so the host writes the ACK file
+    // without validating the message a second time (plugin_abi.h, "_reply").
+    column_names_.emplace_back("_reply");
   }
 
   void open(const vaxetl::sdk::RunInfo& run) override {
@@ -179,6 +183,13 @@ class VxuSource final : public vaxetl::sdk::Source {
   void acknowledge(std::string_view text, std::string& reply) override {
     const auto status = message_.parse(text);
     converter_.convert(message_, status);
+    build_reply(status, reply);
+  }
+
+ private:
+  // The ACK for the message just converted (message_ and converter_ hold it).
+  void build_reply(vaxetl::hl7::Message::Status status, std::string& reply) {
+    reply.clear();  // build_ack appends; the buffer is reused message after message
     const std::string timestamp = hl7_timestamp_now();
     ++acks_sent_;
     const std::string control_id = "VXA" + timestamp + "." + std::to_string(acks_sent_);
@@ -188,7 +199,6 @@ class VxuSource final : public vaxetl::sdk::Source {
     vaxetl::vxu::build_ack(header, acknowledged, converter_.findings(), reply);
   }
 
- private:
   static vaxetl::ncvr::ProductCatalog load_catalog(const vaxetl::sdk::CreateContext& context) {
     auto configured = context.config.find("data_dir");
     const std::string dir = configured && !configured->empty() ? *configured : context.data_path("");
@@ -205,6 +215,7 @@ class VxuSource final : public vaxetl::sdk::Source {
     ++ordinal_;
     const auto status = message_.parse(text);
     converter_.convert(message_, status);
+    build_reply(status, reply_);
     raw_.clear();
     if (status == vaxetl::hl7::Message::Status::kOk) {
       for (const auto& segment : message_.entries()) {
@@ -243,7 +254,10 @@ class VxuSource final : public vaxetl::sdk::Source {
       host_.report(row, f.location.field, location_.empty() ? nullptr : location_.c_str(),
                    terminated(code_, f.code), severity, terminated(message_text_, f.message));
     }
-    builder_.add_row(static_cast<int64_t>(ordinal_), raw_, converter_.row(i).data());
+    const auto& canonical = converter_.row(i);
+    std::copy(canonical.begin(), canonical.end(), row_values_.begin());
+    row_values_.back() = i == 0 ? std::string_view(reply_) : std::string_view();
+    builder_.add_row(static_cast<int64_t>(ordinal_), raw_, row_values_.data());
   }
 
   vaxetl::sdk::Host host_;
@@ -255,6 +269,8 @@ class VxuSource final : public vaxetl::sdk::Source {
   std::unique_ptr<vaxetl::hl7::MessageSplitter> splitter_;
   vaxetl::hl7::Message message_;
   std::string raw_;
+  std::string reply_;  // the ACK of the message being emitted
+  std::array<std::string_view, vaxetl::canonical::kColumns.size() + 1> row_values_{};
   std::string location_;
   std::array<char, 64> code_{};
   std::array<char, 512> message_text_{};

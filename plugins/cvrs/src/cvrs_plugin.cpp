@@ -14,6 +14,7 @@
 #include "cvrs/record_validator.hpp"
 #include "vaxetl/sdk/batch.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
+#include "vaxetl/sdk/line_input.hpp"
 #include "vaxetl/sdk/plugin.hpp"
 #include "vaxetl/sdk/text.hpp"
 
@@ -40,14 +41,7 @@ const vaxetl_config_field kConfigFields[] = {
 };
 
 const std::vector<vaxetl_column>& produced_columns() {
-  static const std::vector<vaxetl_column> columns = [] {
-    std::vector<vaxetl_column> result;
-    result.push_back({vaxetl::canonical::kRecordNo.data(), "l", 0, "input line number"});
-    result.push_back({vaxetl::canonical::kRaw.data(), "u", 0, "the record as received"});
-    for (const auto& name : vaxetl::canonical::kColumns)
-      result.push_back({name.data(), "u", 0, "canonical record column"});
-    return result;
-  }();
+  static const auto columns = vaxetl::sdk::canonical_source_columns("input line number", "the record as received");
   return columns;
 }
 
@@ -67,27 +61,19 @@ const vaxetl::sdk::PluginInfo kInfo = {
     static_cast<uint32_t>(produced_columns().size()),
 };
 
-template <std::size_t N>
-const char* terminated(std::array<char, N>& buffer, std::string_view text) {
-  const std::size_t n = text.size() < N - 1 ? text.size() : N - 1;
-  if (n > 0) std::memcpy(buffer.data(), text.data(), n);  // an empty view may have no data
-  buffer[n] = '\0';
-  return buffer.data();
-}
-
 class HostFindingSink final : public vaxetl::cvrs::FindingSink {
  public:
   explicit HostFindingSink(const vaxetl::sdk::Host& host) : host_(host) {}
   void set_row(int64_t row) noexcept { row_ = row; }
 
   void report(const vaxetl::cvrs::Finding& f) override {
-    host_.report(row_, static_cast<uint32_t>(f.position), terminated(field_, f.field_name),
-                 terminated(code_, f.code),
+    host_.report(row_, static_cast<uint32_t>(f.position), vaxetl::sdk::copy_terminated(field_, f.field_name),
+                 vaxetl::sdk::copy_terminated(code_, f.code),
                  f.severity == vaxetl::cvrs::Severity::kError ? VAXETL_SEVERITY_ERROR : VAXETL_SEVERITY_WARNING,
-                 terminated(message_, f.message));
+                 vaxetl::sdk::copy_terminated(message_, f.message));
   }
   void hold(std::string_view code, std::string_view message) {
-    host_.report(row_, 0, nullptr, terminated(code_, code), VAXETL_SEVERITY_HOLD, terminated(message_, message));
+    host_.report(row_, 0, nullptr, vaxetl::sdk::copy_terminated(code_, code), VAXETL_SEVERITY_HOLD, vaxetl::sdk::copy_terminated(message_, message));
   }
 
  private:
@@ -121,25 +107,24 @@ class CvrsSource final : public vaxetl::sdk::Source {
                                                   context.config.get_string("placeholder_codes") == "error",
                                                   checked_org_code(context.config.get_string("org_code"))}),
         findings_(host_),
+        input_(host_, std::string(vaxetl::cvrs::codes::kLineTooLong),
+               "a line is longer than 1 MiB: this is not a CVRS file (records are one line of 45 "
+               "tab-delimited fields); send the file as CDC CVRS v2"),
         builder_(vaxetl::canonical::kColumns.size()) {
     for (const auto& name : vaxetl::canonical::kColumns) column_names_.emplace_back(name);
   }
 
   void open(const vaxetl::sdk::RunInfo& run) override {
-    try {
-      reader_ = std::make_unique<vaxetl::sdk::LineReader>(run.input_path);
-    } catch (const std::exception&) {
-      throw Error(VAXETL_IO_ERROR, "cannot open the input file for reading");
-    }
+    input_.open(run.input_path);
     std::optional<std::string_view> first;
     std::string_view line;
-    if (next_line(line)) first = line;
+    if (input_.next(line)) first = line;
     const auto header = vaxetl::cvrs::detect_layout(*model_, first);
     if (header.error) {
       // A file that is not CVRS at all: its first line counts as one of its refused records.
-      if (header.error->code == vaxetl::cvrs::codes::kNotCvrs || header.error->code == vaxetl::cvrs::codes::kDelimiter)
-        refused_line_is_record_ = true;
-      refuse_file(first ? 1 : 0, header.error->code, header.error->message);
+      const bool line_is_record =
+          header.error->code == vaxetl::cvrs::codes::kNotCvrs || header.error->code == vaxetl::cvrs::codes::kDelimiter;
+      input_.refuse(first ? 1 : 0, header.error->code, header.error->message, line_is_record);
     }
     validator_.start_file(*header.layout);
     host_.info("CVRS v" + header.layout->version() + " header");
@@ -149,12 +134,12 @@ class CvrsSource final : public vaxetl::sdk::Source {
 
   bool next_batch(uint32_t max_rows, ArrowArray* out) override {
     std::string_view line;
-    while (builder_.rows() < static_cast<int64_t>(max_rows) && next_line(line)) {
+    while (builder_.rows() < static_cast<int64_t>(max_rows) && input_.next(line)) {
       if (vaxetl::sdk::trim(line).empty()) continue;  // trailing blank lines carry no record
       findings_.set_row(builder_.rows());
       const auto outcome = validator_.validate(line, record_, findings_);
       if (outcome == vaxetl::cvrs::Outcome::kHeld) findings_.hold(validator_.hold_code(), validator_.hold_message());
-      const auto line_no = static_cast<int64_t>(reader_->line_number());
+      const auto line_no = static_cast<int64_t>(input_.line_number());
       if (record_[kEventIdColumn].empty()) {
         // The error file quotes the event id even of a record that could not be split.
         auto values = record_.values();
@@ -169,25 +154,11 @@ class CvrsSource final : public vaxetl::sdk::Source {
     return true;
   }
 
-  void progress(uint64_t& done, uint64_t& total) const override {
-    done = reader_ ? reader_->bytes_consumed() : 0;
-    total = reader_ ? reader_->total_bytes() : 0;
-  }
+  void progress(uint64_t& done, uint64_t& total) const override { input_.progress(done, total); }
 
-  void close() override { reader_.reset(); }
+  void close() override { input_.close(); }
 
-  uint64_t unreturned_records() override {
-    uint64_t count = static_cast<uint64_t>(builder_.rows()) + (refused_line_is_record_ ? 1 : 0);
-    if (!reader_ || reader_broken_) return count;
-    std::string_view line;
-    try {
-      while (reader_->next(line))
-        if (!vaxetl::sdk::trim(line).empty()) ++count;
-    } catch (const std::exception&) {
-      ++count;
-    }
-    return count;
-  }
+  uint64_t unreturned_records() override { return input_.unreturned(builder_.rows()); }
 
  private:
   static std::unique_ptr<vaxetl::cvrs::Model> load_model(const vaxetl::sdk::CreateContext& context) {
@@ -206,38 +177,14 @@ class CvrsSource final : public vaxetl::sdk::Source {
     }
   }
 
-  bool next_line(std::string_view& line) {
-    try {
-      return reader_->next(line);
-    } catch (const std::length_error&) {
-      refused_line_is_record_ = true;
-      reader_broken_ = true;
-      refuse_file(reader_->line_number() + 1, vaxetl::cvrs::codes::kLineTooLong,
-                  "a line is longer than 1 MiB: this is not a CVRS file (records are one line of 45 "
-                  "tab-delimited fields); send the file as CDC CVRS v2");
-    } catch (const std::runtime_error&) {
-      throw Error(VAXETL_IO_ERROR, "read error on the input file");
-    }
-    return false;
-  }
-
-  [[noreturn]] void refuse_file(uint64_t line, std::string_view code, const std::string& message) {
-    std::array<char, 64> code_text{};
-    host_.report(static_cast<int64_t>(line), 0, nullptr, terminated(code_text, code), VAXETL_SEVERITY_ERROR,
-                 message.c_str());
-    throw Error(VAXETL_INVALID_DATA, std::string(code) + ": " + message);
-  }
-
   vaxetl::sdk::Host host_;
   std::unique_ptr<vaxetl::cvrs::Model> model_;
   vaxetl::cvrs::RecordValidator validator_;
   HostFindingSink findings_;
   vaxetl::cvrs::NormalizedRecord record_;
+  vaxetl::sdk::LineInput input_;
   vaxetl::sdk::BatchBuilder builder_;
   std::vector<std::string> column_names_;
-  std::unique_ptr<vaxetl::sdk::LineReader> reader_;
-  bool refused_line_is_record_ = false;
-  bool reader_broken_ = false;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "ncvr/record_validator.hpp"
 #include "vaxetl/sdk/batch.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
+#include "vaxetl/sdk/line_input.hpp"
 #include "vaxetl/sdk/plugin.hpp"
 #include "vaxetl/sdk/text.hpp"
 
@@ -38,16 +39,8 @@ const vaxetl_config_field kConfigFields[] = {
      "YYYY-MM-DD treated as today for the future-date rules (empty: today's date, UTC)"},
 };
 
-// Every canonical column, declared once for the descriptor.
 const std::vector<vaxetl_column>& produced_columns() {
-  static const std::vector<vaxetl_column> columns = [] {
-    std::vector<vaxetl_column> result;
-    result.push_back({vaxetl::canonical::kRecordNo.data(), "l", 0, "input line number"});
-    result.push_back({vaxetl::canonical::kRaw.data(), "u", 0, "the record as received"});
-    for (const auto& name : vaxetl::canonical::kColumns)
-      result.push_back({name.data(), "u", 0, "canonical record column"});
-    return result;
-  }();
+  static const auto columns = vaxetl::sdk::canonical_source_columns("input line number", "the record as received");
   return columns;
 }
 
@@ -66,15 +59,6 @@ const vaxetl::sdk::PluginInfo kInfo = {
     static_cast<uint32_t>(produced_columns().size()),
 };
 
-// Copies a view into a fixed NUL-terminated buffer for the C callback, without allocating.
-template <std::size_t N>
-const char* terminated(std::array<char, N>& buffer, std::string_view text) {
-  const std::size_t n = text.size() < N - 1 ? text.size() : N - 1;
-  if (n > 0) std::memcpy(buffer.data(), text.data(), n);  // an empty view may have no data
-  buffer[n] = '\0';
-  return buffer.data();
-}
-
 // Forwards the validator's findings to the host for the row being built.
 class HostFindingSink final : public vaxetl::ncvr::FindingSink {
  public:
@@ -82,11 +66,11 @@ class HostFindingSink final : public vaxetl::ncvr::FindingSink {
   void set_row(int64_t row) noexcept { row_ = row; }
 
   void report(const vaxetl::ncvr::Finding& f) override {
-    host_.report(row_, static_cast<uint32_t>(f.position), terminated(field_, f.field_name),
-                 terminated(code_, f.code),
+    host_.report(row_, static_cast<uint32_t>(f.position), vaxetl::sdk::copy_terminated(field_, f.field_name),
+                 vaxetl::sdk::copy_terminated(code_, f.code),
                  f.severity == vaxetl::ncvr::Severity::kError ? VAXETL_SEVERITY_ERROR
                                                               : VAXETL_SEVERITY_WARNING,
-                 terminated(message_, f.message));
+                 vaxetl::sdk::copy_terminated(message_, f.message));
   }
 
  private:
@@ -113,24 +97,23 @@ class NcvrSource final : public vaxetl::sdk::Source {
         validator_(layout_, catalog_, parse_as_of(context.config.get_string("as_of_date")),
                    vaxetl::ncvr::ValidatorOptions{context.config.get_string("unit_of_use_ndc") == "error"}),
         findings_(host_),
+        input_(host_, "NCVR_LINE_TOO_LONG",
+               "a line is longer than 1 MiB: this is not an NCVR file (records are one line of 50 "
+               "pipe-delimited fields); send the file as the NCVR v7.2 layout"),
         builder_(vaxetl::canonical::kColumns.size()) {
     for (const auto& name : vaxetl::canonical::kColumns) column_names_.emplace_back(name);
   }
 
   void open(const vaxetl::sdk::RunInfo& run) override {
-    try {
-      reader_ = std::make_unique<vaxetl::sdk::LineReader>(run.input_path);
-    } catch (const std::exception&) {
-      throw Error(VAXETL_IO_ERROR, "cannot open the input file for reading");
-    }
+    input_.open(run.input_path);
     std::optional<std::string_view> first;
     std::string_view line;
-    if (next_line(line)) first = line;
+    if (input_.next(line)) first = line;
     if (auto error = vaxetl::ncvr::check_header(layout_, first)) {
       // Without a header the first line is a record, and it is refused with the rest.
-      if (error->code == vaxetl::ncvr::codes::kHeaderMissing && first && !vaxetl::sdk::trim(*first).empty())
-        refused_line_is_record_ = true;
-      refuse_file(first ? 1 : 0, error->code, error->message);
+      const bool line_is_record =
+          error->code == vaxetl::ncvr::codes::kHeaderMissing && first && !vaxetl::sdk::trim(*first).empty();
+      input_.refuse(first ? 1 : 0, error->code, error->message, line_is_record);
     }
   }
 
@@ -138,12 +121,12 @@ class NcvrSource final : public vaxetl::sdk::Source {
 
   bool next_batch(uint32_t max_rows, ArrowArray* out) override {
     std::string_view line;
-    while (builder_.rows() < static_cast<int64_t>(max_rows) && next_line(line)) {
+    while (builder_.rows() < static_cast<int64_t>(max_rows) && input_.next(line)) {
       // A blank line carries no record (trailing newlines are common); skip it.
       if (vaxetl::sdk::trim(line).empty()) continue;
       findings_.set_row(builder_.rows());
       validator_.validate(line, record_, findings_);
-      const auto line_no = static_cast<int64_t>(reader_->line_number());
+      const auto line_no = static_cast<int64_t>(input_.line_number());
       if (record_[kEventIdColumn].empty()) {
         // A record the validator could not split into fields (wrong field count) still names
         // its vax_event_id first; the error file quotes it so the provider can find it.
@@ -159,27 +142,11 @@ class NcvrSource final : public vaxetl::sdk::Source {
     return true;
   }
 
-  void progress(uint64_t& done, uint64_t& total) const override {
-    done = reader_ ? reader_->bytes_consumed() : 0;
-    total = reader_ ? reader_->total_bytes() : 0;
-  }
+  void progress(uint64_t& done, uint64_t& total) const override { input_.progress(done, total); }
 
-  void close() override { reader_.reset(); }
+  void close() override { input_.close(); }
 
-  // After a refusal: the records read into the unfinished batch, the refused line if it was a
-  // record, and every non-blank line left, so the host counts the whole file as rejected.
-  uint64_t unreturned_records() override {
-    uint64_t count = static_cast<uint64_t>(builder_.rows()) + (refused_line_is_record_ ? 1 : 0);
-    if (!reader_ || reader_broken_) return count;
-    std::string_view line;
-    try {
-      while (reader_->next(line))
-        if (!vaxetl::sdk::trim(line).empty()) ++count;
-    } catch (const std::exception&) {
-      ++count;  // another overlong line; stop counting there
-    }
-    return count;
-  }
+  uint64_t unreturned_records() override { return input_.unreturned(builder_.rows()); }
 
  private:
   static vaxetl::ncvr::Layout load_layout(const vaxetl::sdk::CreateContext& context) {
@@ -203,39 +170,15 @@ class NcvrSource final : public vaxetl::sdk::Source {
     return context.data_path("");
   }
 
-  bool next_line(std::string_view& line) {
-    try {
-      return reader_->next(line);
-    } catch (const std::length_error&) {
-      refused_line_is_record_ = true;
-      reader_broken_ = true;  // the reader cannot resync after an overlong line
-      refuse_file(reader_->line_number() + 1, "NCVR_LINE_TOO_LONG",
-                  "a line is longer than 1 MiB: this is not an NCVR file (records are one line "
-                  "of 50 pipe-delimited fields); send the file as the NCVR v7.2 layout");
-    } catch (const std::runtime_error&) {
-      throw Error(VAXETL_IO_ERROR, "read error on the input file");
-    }
-    return false;
-  }
-
-  [[noreturn]] void refuse_file(uint64_t line, std::string_view code, const std::string& message) {
-    std::array<char, 64> code_text{};
-    host_.report(static_cast<int64_t>(line), 0, nullptr, terminated(code_text, code),
-                 VAXETL_SEVERITY_ERROR, message.c_str());
-    throw Error(VAXETL_INVALID_DATA, std::string(code) + ": " + message);
-  }
-
   vaxetl::sdk::Host host_;
   vaxetl::ncvr::Layout layout_;
   vaxetl::ncvr::ProductCatalog catalog_;
   vaxetl::ncvr::RecordValidator validator_;
   HostFindingSink findings_;
   vaxetl::ncvr::NormalizedRecord record_;
+  vaxetl::sdk::LineInput input_;
   vaxetl::sdk::BatchBuilder builder_;
   std::vector<std::string> column_names_;
-  std::unique_ptr<vaxetl::sdk::LineReader> reader_;
-  bool refused_line_is_record_ = false;
-  bool reader_broken_ = false;
 };
 
 }  // namespace

@@ -41,14 +41,8 @@ const vaxetl_config_field kConfigFields[] = {
 };
 
 const std::vector<vaxetl_column>& produced_columns() {
-  static const std::vector<vaxetl_column> columns = [] {
-    std::vector<vaxetl_column> result;
-    result.push_back({vaxetl::canonical::kRecordNo.data(), "l", 0, "message ordinal in the file"});
-    result.push_back({vaxetl::canonical::kRaw.data(), "u", 0, "the message, segments joined by CR"});
-    for (const auto& name : vaxetl::canonical::kColumns)
-      result.push_back({name.data(), "u", 0, "canonical record column"});
-    return result;
-  }();
+  static const auto columns =
+      vaxetl::sdk::canonical_source_columns("message ordinal in the file", "the message, segments joined by CR");
   return columns;
 }
 
@@ -67,14 +61,6 @@ const vaxetl::sdk::PluginInfo kInfo = {
     produced_columns().data(),
     static_cast<uint32_t>(produced_columns().size()),
 };
-
-template <std::size_t N>
-const char* terminated(std::array<char, N>& buffer, std::string_view text) {
-  const std::size_t n = text.size() < N - 1 ? text.size() : N - 1;
-  if (n > 0) std::memcpy(buffer.data(), text.data(), n);
-  buffer[n] = '\0';
-  return buffer.data();
-}
 
 // The input, mapped read-only: the parser's views point straight into the page cache.
 class MappedFile {
@@ -252,7 +238,7 @@ class VxuSource final : public vaxetl::sdk::Source {
       // An IG error that only drops a field or segment leaves the row loadable: a warning here.
       const vaxetl_severity severity = f.rejects_group(group) ? VAXETL_SEVERITY_ERROR : VAXETL_SEVERITY_WARNING;
       host_.report(row, f.location.field, location_.empty() ? nullptr : location_.c_str(),
-                   terminated(code_, f.code), severity, terminated(message_text_, f.message));
+                   vaxetl::sdk::copy_terminated(code_, f.code), severity, vaxetl::sdk::copy_terminated(message_text_, f.message));
     }
     const auto& canonical = converter_.row(i);
     std::copy(canonical.begin(), canonical.end(), row_values_.begin());

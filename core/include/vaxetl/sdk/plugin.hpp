@@ -13,6 +13,7 @@
 // reach operators' logs, so they must never contain a record value.
 #pragma once
 
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "vaxetl/plugin_abi.h"
+#include "vaxetl/sdk/canonical_record.hpp"
 
 namespace vaxetl::sdk {
 
@@ -38,6 +40,16 @@ class Error : public std::runtime_error {
  private:
   vaxetl_status status_;
 };
+
+// Copies a view into a fixed NUL-terminated buffer for a C callback, without allocating;
+// longer text is cut.
+template <std::size_t N>
+const char* copy_terminated(std::array<char, N>& buffer, std::string_view text) noexcept {
+  const std::size_t n = text.size() < N - 1 ? text.size() : N - 1;
+  if (n > 0) std::memcpy(buffer.data(), text.data(), n);  // an empty view may have no data
+  buffer[n] = '\0';
+  return buffer.data();
+}
 
 // Logging and per-record findings, through the host.
 class Host {
@@ -211,6 +223,17 @@ class Sink {
   virtual void commit() = 0;
   virtual void rollback() noexcept = 0;
 };
+
+// The columns a source of canonical records produces: the two metadata columns, then every
+// canonical column, for the descriptor's `produces` table (keep the vector in a static).
+inline std::vector<vaxetl_column> canonical_source_columns(const char* record_no_description,
+                                                           const char* raw_description) {
+  std::vector<vaxetl_column> columns;
+  columns.push_back({canonical::kRecordNo.data(), "l", 0, record_no_description});
+  columns.push_back({canonical::kRaw.data(), "u", 0, raw_description});
+  for (const auto& name : canonical::kColumns) columns.push_back({name.data(), "u", 0, "canonical record column"});
+  return columns;
+}
 
 namespace detail {
 

@@ -12,6 +12,7 @@
 #include "cvrs/codes.hpp"
 #include "cvrs/model.hpp"
 #include "cvrs/record_validator.hpp"
+#include "ncvr/plugin_config.hpp"
 #include "vaxetl/sdk/batch.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
 #include "vaxetl/sdk/line_input.hpp"
@@ -25,19 +26,15 @@ using vaxetl::sdk::Error;
 constexpr std::size_t kEventIdColumn = 0;
 static_assert(vaxetl::canonical::kColumns[kEventIdColumn] == "vax_event_id");
 
-const char* const kWarningOrError[] = {"warning", "error", nullptr};
-
 const vaxetl_config_field kConfigFields[] = {
     {"org_code", VAXETL_CONFIG_STRING, VAXETL_CONFIG_REQUIRED, nullptr, nullptr,
      "submitting organization code (A-Z, 0-9) for every record: a CVRS record carries none"},
     {"data_dir", VAXETL_CONFIG_PATH, 0, nullptr, nullptr,
      "directory holding the layouts, code sets, states, rules and products.tsv (default: the plugin's own)"},
-    {"unit_of_use_ndc", VAXETL_CONFIG_ENUM, 0, "warning", kWarningOrError,
-     "a known unit-of-use NDC is mapped to its unit of sale; report it as a warning or reject it"},
-    {"placeholder_codes", VAXETL_CONFIG_ENUM, 0, "warning", kWarningOrError,
+    vaxetl::ncvr::kUnitOfUseNdcField,
+    {"placeholder_codes", VAXETL_CONFIG_ENUM, 0, "warning", vaxetl::ncvr::kWarningOrError,
      "CDC's development placeholders (CVX 900-902, MVX AAA/BBB, two NDCs): warn or reject"},
-    {"as_of_date", VAXETL_CONFIG_STRING, 0, "", nullptr,
-     "YYYY-MM-DD treated as today for the future-date rules (empty: today's date, UTC)"},
+    vaxetl::ncvr::kAsOfDateField,
 };
 
 const std::vector<vaxetl_column>& produced_columns() {
@@ -84,13 +81,6 @@ class HostFindingSink final : public vaxetl::cvrs::FindingSink {
   std::array<char, 1100> message_{};
 };
 
-vaxetl::cvrs::Date parse_as_of(const std::string& text) {
-  if (text.empty()) return vaxetl::cvrs::Date::today_utc();
-  auto date = vaxetl::ncvr::parse_date(text);
-  if (!date) throw Error(VAXETL_INVALID_CONFIG, "as_of_date must be YYYY-MM-DD");
-  return *date;
-}
-
 std::string checked_org_code(const std::string& text) {
   if (text.empty() || text.size() > 20 || !vaxetl::ncvr::is_upper_alnum(text))
     throw Error(VAXETL_INVALID_CONFIG, "org_code must be 1 to 20 upper-case letters and digits");
@@ -102,7 +92,7 @@ class CvrsSource final : public vaxetl::sdk::Source {
   explicit CvrsSource(const vaxetl::sdk::CreateContext& context)
       : host_(context.host),
         model_(load_model(context)),
-        validator_(*model_, parse_as_of(context.config.get_string("as_of_date")),
+        validator_(*model_, vaxetl::ncvr::as_of_date(context.config),
                    vaxetl::cvrs::ValidatorOptions{context.config.get_string("unit_of_use_ndc") == "error",
                                                   context.config.get_string("placeholder_codes") == "error",
                                                   checked_org_code(context.config.get_string("org_code"))}),

@@ -5,39 +5,21 @@
 #include <utility>
 
 #include "cvrs/codes.hpp"
+#include "ncvr/data_file.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
 #include "vaxetl/sdk/text.hpp"
 
 namespace vaxetl::cvrs {
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw LayoutError(path + ": " + what);
-}
+// The data-file helpers of the NCVR rules library: same files, same errors.
+using ncvr::column_of;
+using ncvr::fail;
+using ncvr::load_table;
+using ncvr::parse_size;
 
-sdk::DataTable load_table(const std::string& path) {
-  try {
-    return sdk::DataTable::load(path);
-  } catch (const std::exception& error) {
-    fail(path, error.what());
-  }
-}
-
-std::size_t column_of(const sdk::DataTable& table, const std::string& path, std::string_view name) {
-  try {
-    return table.column(name);
-  } catch (const std::exception& error) {
-    fail(path, error.what());
-  }
-}
 
 bool parse_int(std::string_view text, int& out) {
-  const char* end = text.data() + text.size();
-  const auto result = std::from_chars(text.data(), end, out);
-  return !text.empty() && result.ec == std::errc() && result.ptr == end;
-}
-
-bool parse_size(std::string_view text, std::size_t& out) {
   const char* end = text.data() + text.size();
   const auto result = std::from_chars(text.data(), end, out);
   return !text.empty() && result.ec == std::errc() && result.ptr == end;

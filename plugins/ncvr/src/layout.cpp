@@ -6,10 +6,39 @@
 #include <cstring>
 #include <utility>
 
+#include "ncvr/data_file.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
 #include "vaxetl/sdk/text.hpp"
 
 namespace vaxetl::ncvr {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw LayoutError(path + ": " + what);
+}
+
+// DataTable::load, with the file's path in every error.
+sdk::DataTable load_table(const std::string& path) {
+  try {
+    return sdk::DataTable::load(path);
+  } catch (const std::exception& error) {
+    fail(path, error.what());
+  }
+}
+
+std::size_t column_of(const sdk::DataTable& table, const std::string& path, std::string_view name) {
+  try {
+    return table.column(name);
+  } catch (const std::exception& error) {
+    fail(path, error.what());
+  }
+}
+
+bool parse_size(std::string_view text, std::size_t& out) {
+  const char* end = text.data() + text.size();
+  const auto result = std::from_chars(text.data(), end, out);
+  return result.ec == std::errc() && result.ptr == end && !text.empty();
+}
+
 namespace {
 
 // Longer values cannot be codes; bounds the work of a lookup.
@@ -39,33 +68,6 @@ std::uint64_t packed_upper(std::string_view text, std::size_t at) noexcept {
   const std::uint64_t above_z = low7 + (0x80 - 'z' - 1) * kOnes;
   const std::uint64_t lower = at_least_a & ~above_z & ~word & (0x80 * kOnes);
   return word ^ (lower >> 2);
-}
-
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw LayoutError(path + ": " + what);
-}
-
-// DataTable::load, with the file's path in every error.
-sdk::DataTable load_table(const std::string& path) {
-  try {
-    return sdk::DataTable::load(path);
-  } catch (const std::exception& error) {
-    fail(path, error.what());
-  }
-}
-
-std::size_t column_of(const sdk::DataTable& table, const std::string& path, std::string_view name) {
-  try {
-    return table.column(name);
-  } catch (const std::exception& error) {
-    fail(path, error.what());
-  }
-}
-
-bool parse_size(std::string_view text, std::size_t& out) {
-  const char* end = text.data() + text.size();
-  const auto result = std::from_chars(text.data(), end, out);
-  return result.ec == std::errc() && result.ptr == end && !text.empty();
 }
 
 Usage parse_usage(const std::string& path, const std::string& where, std::string_view text) {

@@ -13,6 +13,7 @@
 #include "ncvr/layout.hpp"
 #include "ncvr/product_catalog.hpp"
 #include "ncvr/record_validator.hpp"
+#include "ncvr/plugin_config.hpp"
 #include "vaxetl/sdk/batch.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
 #include "vaxetl/sdk/line_input.hpp"
@@ -26,17 +27,13 @@ using vaxetl::sdk::Error;
 constexpr std::size_t kEventIdColumn = 0;  // vax_event_id is the first canonical column
 static_assert(vaxetl::canonical::kColumns[kEventIdColumn] == "vax_event_id");
 
-const char* const kUnitOfUseChoices[] = {"warning", "error", nullptr};
-
 const vaxetl_config_field kConfigFields[] = {
     {"layout_version", VAXETL_CONFIG_STRING, 0, "7.2", nullptr,
      "NCVR layout version; the plugin reads ncvr-v<version>.tsv and its rule and code-set files"},
     {"data_dir", VAXETL_CONFIG_PATH, 0, nullptr, nullptr,
      "directory holding the layout, code sets and products.tsv (default: the plugin's own)"},
-    {"unit_of_use_ndc", VAXETL_CONFIG_ENUM, 0, "warning", kUnitOfUseChoices,
-     "a known unit-of-use NDC is mapped to its unit of sale; report it as a warning or reject it"},
-    {"as_of_date", VAXETL_CONFIG_STRING, 0, "", nullptr,
-     "YYYY-MM-DD treated as today for the future-date rules (empty: today's date, UTC)"},
+    vaxetl::ncvr::kUnitOfUseNdcField,
+    vaxetl::ncvr::kAsOfDateField,
 };
 
 const std::vector<vaxetl_column>& produced_columns() {
@@ -81,20 +78,13 @@ class HostFindingSink final : public vaxetl::ncvr::FindingSink {
   std::array<char, 1100> message_{};
 };
 
-vaxetl::ncvr::Date parse_as_of(const std::string& text) {
-  if (text.empty()) return vaxetl::ncvr::Date::today_utc();
-  auto date = vaxetl::ncvr::parse_date(text);
-  if (!date) throw Error(VAXETL_INVALID_CONFIG, "as_of_date must be YYYY-MM-DD");
-  return *date;
-}
-
 class NcvrSource final : public vaxetl::sdk::Source {
  public:
   explicit NcvrSource(const vaxetl::sdk::CreateContext& context)
       : host_(context.host),
         layout_(load_layout(context)),
         catalog_(load_catalog(context)),
-        validator_(layout_, catalog_, parse_as_of(context.config.get_string("as_of_date")),
+        validator_(layout_, catalog_, vaxetl::ncvr::as_of_date(context.config),
                    vaxetl::ncvr::ValidatorOptions{context.config.get_string("unit_of_use_ndc") == "error"}),
         findings_(host_),
         input_(host_, "NCVR_LINE_TOO_LONG",

@@ -17,6 +17,7 @@
 
 #include "hl7/message.hpp"
 #include "ncvr/product_catalog.hpp"
+#include "ncvr/plugin_config.hpp"
 #include "vaxetl/sdk/batch.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
 #include "vaxetl/sdk/plugin.hpp"
@@ -27,17 +28,13 @@ namespace {
 
 using vaxetl::sdk::Error;
 
-const char* const kUnitOfUseChoices[] = {"warning", "error", nullptr};
-
 const vaxetl_config_field kConfigFields[] = {
     {"org_code", VAXETL_CONFIG_STRING, 0, "", nullptr,
      "submitting organization code for every record (empty: MSH-4.1 of each message)"},
     {"data_dir", VAXETL_CONFIG_PATH, 0, nullptr, nullptr,
      "directory holding products.tsv (default: the plugin's own)"},
-    {"unit_of_use_ndc", VAXETL_CONFIG_ENUM, 0, "warning", kUnitOfUseChoices,
-     "a known unit-of-use NDC is mapped to its unit of sale; report it as a warning or reject it"},
-    {"as_of_date", VAXETL_CONFIG_STRING, 0, "", nullptr,
-     "YYYY-MM-DD treated as today for the future-date rules (empty: today's date, UTC)"},
+    vaxetl::ncvr::kUnitOfUseNdcField,
+    vaxetl::ncvr::kAsOfDateField,
 };
 
 const std::vector<vaxetl_column>& produced_columns() {
@@ -98,13 +95,6 @@ class MappedFile {
   std::size_t size_ = 0;
 };
 
-vaxetl::ncvr::Date parse_as_of(const std::string& text) {
-  if (text.empty()) return vaxetl::ncvr::Date::today_utc();
-  auto date = vaxetl::ncvr::parse_date(text);
-  if (!date) throw Error(VAXETL_INVALID_CONFIG, "as_of_date must be YYYY-MM-DD");
-  return *date;
-}
-
 // YYYYMMDDHHMMSS in UTC, for an ACK's MSH-7 and control id.
 std::string hl7_timestamp_now() {
   const std::time_t now = std::time(nullptr);
@@ -124,7 +114,7 @@ class VxuSource final : public vaxetl::sdk::Source {
         catalog_(load_catalog(context)),
         converter_(catalog_, vaxetl::vxu::ConverterOptions{
                                  context.config.get_string("org_code"),
-                                 parse_as_of(context.config.get_string("as_of_date")),
+                                 vaxetl::ncvr::as_of_date(context.config),
                                  context.config.get_string("unit_of_use_ndc") == "error"}),
         builder_(vaxetl::canonical::kColumns.size() + 1) {
     for (const auto& name : vaxetl::canonical::kColumns) column_names_.emplace_back(name);

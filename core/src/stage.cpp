@@ -29,6 +29,11 @@ StageHost::StageHost(const LoadedPlugin& plugin) : logger_name_("plugin." + plug
   api_.context = this;
   api_.log = &StageHost::log;
   api_.report = &StageHost::report;
+  api_.record_outcome = &StageHost::record_outcome;
+}
+
+void StageHost::record_outcome(void* context, int64_t row, uint32_t outcome) {
+  static_cast<StageHost*>(context)->outcomes_.emplace_back(row, outcome);
 }
 
 void StageHost::log(void* context, uint32_t level, const char* message) {

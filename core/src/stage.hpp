@@ -41,14 +41,18 @@ class StageHost {
 
   const vaxetl_host_api* api() const noexcept { return &api_; }
   std::vector<Finding> take_findings() { return std::exchange(findings_, {}); }
+  // (row, vaxetl_record_outcome) as a sink reported them during the last calls.
+  std::vector<std::pair<int64_t, uint32_t>> take_outcomes() { return std::exchange(outcomes_, {}); }
 
  private:
   static void log(void* context, uint32_t level, const char* message);
   static void report(void* context, const vaxetl_finding* f);
+  static void record_outcome(void* context, int64_t row, uint32_t outcome);
 
   std::string logger_name_;
   vaxetl_host_api api_{};
   std::vector<Finding> findings_;
+  std::vector<std::pair<int64_t, uint32_t>> outcomes_;
 };
 
 // Checks a plugin call's status; anything but OK (and END_OF_STREAM where allowed) throws.

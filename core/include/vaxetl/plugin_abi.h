@@ -64,7 +64,7 @@ extern "C" {
 #endif
 
 #define VAXETL_ABI_MAJOR 1
-#define VAXETL_ABI_MINOR 0
+#define VAXETL_ABI_MINOR 1
 
 /* The one symbol every plugin exports (extern "C", default visibility). */
 #define VAXETL_PLUGIN_ENTRY_SYMBOL "vaxetl_plugin_entry"
@@ -98,6 +98,15 @@ typedef enum vaxetl_severity {
   VAXETL_SEVERITY_WARNING = 2, /* the record continues; the finding goes to the error file */
   VAXETL_SEVERITY_HOLD = 3     /* the record is held: not loaded, kept, with the reason */
 } vaxetl_severity;
+
+/* What a sink did with a live row (ABI 1.1, vaxetl_host_api.record_outcome). A row the sink
+ * rejects is reported as a finding instead. */
+typedef enum vaxetl_record_outcome {
+  VAXETL_OUTCOME_ADDED = 1,     /* a new vaccination (or recipient) was stored */
+  VAXETL_OUTCOME_UPDATED = 2,   /* a stored vaccination was replaced (action U); history kept */
+  VAXETL_OUTCOME_VOIDED = 3,    /* a stored vaccination was voided (action D); history kept */
+  VAXETL_OUTCOME_UNCHANGED = 4  /* the store already held exactly this; nothing written */
+} vaxetl_record_outcome;
 
 typedef enum vaxetl_run_mode {
   VAXETL_MODE_LOAD = 0,
@@ -156,6 +165,10 @@ typedef struct vaxetl_host_api {
   void* context; /* opaque; pass back to the callbacks */
   void (*log)(void* context, uint32_t level, const char* message);
   void (*report)(void* context, const vaxetl_finding* finding);
+  /* ABI 1.1: what a sink did to the store with a live row (vaxetl_record_outcome), so the host
+   * can count changes per run and show a dry run's effect record by record. Optional for the
+   * plugin; a plugin must check struct_size before calling it (a 1.0 host lacks it). */
+  void (*record_outcome)(void* context, int64_t row, uint32_t outcome);
 } vaxetl_host_api;
 
 typedef struct vaxetl_config_entry {

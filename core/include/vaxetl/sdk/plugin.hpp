@@ -15,6 +15,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -76,6 +77,15 @@ class Host {
     finding.severity = severity;
     finding.message = message;
     api_->report(api_->context, &finding);
+  }
+
+  // What a sink did with a live row. A host older than ABI 1.1 has no such callback: ignored.
+  void outcome(int64_t row, vaxetl_record_outcome outcome) const {
+    if (api_ == nullptr ||
+        api_->struct_size < offsetof(vaxetl_host_api, record_outcome) + sizeof(api_->record_outcome) ||
+        api_->record_outcome == nullptr)
+      return;
+    api_->record_outcome(api_->context, row, outcome);
   }
 
  private:

@@ -1,6 +1,8 @@
 // The CVMS sink plugin: loads canonical records into the CVMS store (SQLite), one transaction
-// per input file. Records the store cannot take (a vax_event_id already loaded with other
-// content, or repeated within the file) are rejected with a reason; nothing else is.
+// per input file, applying each record's action code (A add, U update, D void). It tells the
+// host what it did with every live row (added, updated, voided, unchanged; ABI 1.1) and
+// rejects, with a reason, the records the store cannot take: an A conflicting with what is
+// stored, a U or D for an unknown event, a change to a voided event, a repeat in the file.
 #include <array>
 #include <filesystem>
 #include <string>
@@ -54,6 +56,7 @@ const vaxetl::sdk::PluginInfo kInfo = {
 };
 
 constexpr std::size_t kEventIdColumn = vaxetl::cvms::column_index("vax_event_id");
+constexpr std::size_t kActionCodeColumn = vaxetl::cvms::column_index("action_code");
 
 class CvmsSink final : public vaxetl::sdk::Sink {
  public:
@@ -85,6 +88,7 @@ class CvmsSink final : public vaxetl::sdk::Sink {
     info.input_name = std::filesystem::path(run.input_path).filename().string();
     info.input_sha256 = run.input_sha256;
     info.validate_only = run.mode == VAXETL_MODE_VALIDATE;
+    validate_only_ = info.validate_only;
     try {
       store_->begin(info);
     } catch (const vaxetl::cvms::StoreBusy& e) {
@@ -110,7 +114,9 @@ class CvmsSink final : public vaxetl::sdk::Sink {
     vaxetl::cvms::LoadCounts counts;
     counts.records_read = records_seen_;
     counts.records_rejected = records_not_stored_;
+    const bool dry_run = validate_only_;
     store_->commit(counts);
+    warn_about_shortfalls(dry_run);
   }
 
   void rollback() noexcept override { store_->rollback(); }
@@ -118,17 +124,34 @@ class CvmsSink final : public vaxetl::sdk::Sink {
  private:
   void apply(int64_t row, const vaxetl::cvms::RecordValues& values) {
     using vaxetl::cvms::ApplyOutcome;
+    const std::string_view action = values[kActionCodeColumn];
     ApplyOutcome outcome;
     try {
       outcome = store_->apply(values);
     } catch (const std::invalid_argument&) {
-      reject(row, "CVMS_KEY_MISSING",
-             "the record lacks org_code, vax_event_id, vtrcks_prov_pin or recip_id; send all four");
+      if (!action.empty() && action != "A" && action != "U" && action != "D")
+        reject(row, "CVMS_BAD_ACTION_CODE", "action_code must be A (add), U (update) or D (delete)");
+      else if (action == "D")
+        reject(row, "CVMS_KEY_MISSING",
+               "a delete (action D) needs org_code and vax_event_id to name the vaccination");
+      else
+        reject(row, "CVMS_KEY_MISSING",
+               "the record lacks org_code, vax_event_id, vtrcks_prov_pin or recip_id, or is a "
+               "STATE dose without ndc or lot_number; send them all");
       return;
     }
     switch (outcome) {
       case ApplyOutcome::Inserted:
+        host_.outcome(row, VAXETL_OUTCOME_ADDED);
+        return;
+      case ApplyOutcome::Updated:
+        host_.outcome(row, VAXETL_OUTCOME_UPDATED);
+        return;
+      case ApplyOutcome::Voided:
+        host_.outcome(row, VAXETL_OUTCOME_VOIDED);
+        return;
       case ApplyOutcome::Unchanged:
+        host_.outcome(row, VAXETL_OUTCOME_UNCHANGED);
         return;
       case ApplyOutcome::ConflictsWithStored:
         reject(row, "CVMS_EVENT_CONFLICT",
@@ -141,7 +164,40 @@ class CvmsSink final : public vaxetl::sdk::Sink {
                "this vax_event_id appears earlier in the same file; send each vaccination once "
                "per file");
         return;
+      case ApplyOutcome::UnknownEvent:
+        if (action == "D")
+          reject(row, "CVMS_UNKNOWN_EVENT",
+                 "nothing to void: no vaccination with this vax_event_id is stored for the "
+                 "organization; check the vax_event_id of the dose to delete");
+        else
+          reject(row, "CVMS_UNKNOWN_EVENT",
+                 "no vaccination with this vax_event_id is stored for the organization; send a "
+                 "new dose with action A");
+        return;
+      case ApplyOutcome::EventVoided:
+        reject(row, "CVMS_EVENT_VOIDED",
+               "this vax_event_id was voided by a D correction; a voided vaccination cannot be "
+               "re-added or changed; send the dose under a new vax_event_id with action A");
+        return;
     }
+  }
+
+  // One line per load, counts and keys only (PINs, NDCs and lots are not PHI; which keys is
+  // for `vaxetl inventory show --discrepancies`).
+  void warn_about_shortfalls(bool dry_run) const {
+    const auto& counts = store_->counts();
+    if (counts.short_doses == 0) return;
+    std::string message("CVMS inventory: ");
+    message.append(dry_run ? "this load would take " : "this load took ")
+        .append(std::to_string(counts.short_doses))
+        .append(counts.short_doses == 1 ? " STATE dose" : " STATE doses")
+        .append(" beyond what was on hand at ")
+        .append(std::to_string(counts.short_keys))
+        .append(counts.short_keys == 1 ? " location/product/lot key" : " location/product/lot keys")
+        .append(dry_run ? " (validate only: nothing recorded)"
+                        : "; the doses are loaded and the shortfall is recorded as a discrepancy")
+        .append("; see vaxetl inventory show --discrepancies");
+    host_.warn(message);
   }
 
   void reject(int64_t row, const char* code, const char* message) {
@@ -155,6 +211,7 @@ class CvmsSink final : public vaxetl::sdk::Sink {
   std::unique_ptr<vaxetl::cvms::CvmsStore> store_;
   std::array<std::size_t, vaxetl::canonical::kColumns.size()> columns_{};
   uint64_t records_seen_ = 0;
+  bool validate_only_ = false;
   uint64_t records_not_stored_ = 0;
 };
 

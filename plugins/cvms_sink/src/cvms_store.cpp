@@ -9,14 +9,16 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 
+#include <algorithm>
 #include <charconv>
-#include <filesystem>
 #include <cstring>
-#include <unordered_map>
+#include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "vaxetl/sdk/text.hpp"
@@ -186,6 +188,13 @@ class Use {
     fail("executing a statement");
   }
   std::int64_t column(int index) const noexcept { return sqlite3_column_int64(s_, index); }
+  // A copy: the column's text is only valid until the next step or reset.
+  std::string column_text(int index) const {
+    const auto* text = sqlite3_column_text(s_, index);
+    if (text == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(text),
+                       static_cast<std::size_t>(sqlite3_column_bytes(s_, index)));
+  }
 
  private:
   [[noreturn]] void fail(const char* what) { throw_sqlite(sqlite3_db_handle(s_), what); }
@@ -215,7 +224,28 @@ std::string placeholders(int first, int count) {
   return list;
 }
 
+enum class Action { Add, Update, Delete };
+
+Action parse_action(std::string_view code) {
+  if (code.empty() || code == "A") return Action::Add;
+  if (code == "U") return Action::Update;
+  if (code == "D") return Action::Delete;
+  throw std::invalid_argument("CVMS store: action_code is not A, U or D");
+}
+
+// What a dose takes from state inventory: STATE vaccine actually administered (a refusal
+// administered nothing; FEDERAL vaccine is never in CVMS inventory).
+bool takes_state_dose(const RecordValues& v) noexcept {
+  return v[kInventorySource] == "STATE" && v[kRefusal] != "YES";
+}
+
 }  // namespace
+
+bool is_vtrcks_pin(std::string_view pin) noexcept {
+  if (pin.size() != 9 || !pin.starts_with("NCA")) return false;
+  return std::all_of(pin.begin() + 3, pin.end(),
+                     [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
+}
 
 std::uint64_t content_hash(const RecordValues& values) noexcept {
   // action_code, ndc_as_sent and record_type describe how the record was sent (A or U, unit
@@ -235,9 +265,11 @@ struct CvmsStore::Impl {
   // Declared after the session so they are finalized before it closes.
   Stmt org_select, org_insert;
   Stmt vax_insert, vax_probe, seen_insert, seen_clear;
+  Stmt vax_probe_full, vax_update, vax_void, history_insert;
+  Stmt unstored_seen_select, unstored_seen_insert, unstored_seen_clear;
   Stmt loc_select, loc_insert, loc_update, loc_delete;
   Stmt recip_select, recip_insert, recip_update, recip_delete;
-  Stmt inventory_add;
+  Stmt inventory_add, discrepancy_add, discrepancy_totals;
 
   bool in_load = false;
   bool validate_only = false;
@@ -272,8 +304,15 @@ struct CvmsStore::Impl {
   // one statement per key at commit (a file has a few hundred keys, not one per record).
   // Flushed early when it reaches kMaxPendingKeys, so memory stays bounded.
   static constexpr std::size_t kMaxPendingKeys = 65536;  // a few MiB at most
+  // A correction gives doses back with a negative count; at flush, a key whose net count
+  // takes more than was on hand before the load records the shortfall as a discrepancy.
   std::unordered_map<std::string, std::int64_t> pending_doses;
   std::string inventory_key;  // reused buffer: no allocation for a key already pending
+
+  // Events refused as unknown (a U or D for an event not stored) in this load, kept in
+  // temp.load_seen_unstored so that a second copy is still a duplicate. Usually none, so the
+  // add path checks the table only when this is not zero.
+  std::uint64_t unstored_seen = 0;
 
   explicit Impl(const StoreOptions& options) : session(open_session(options.database)) {
     db = Poco::Data::SQLite::Utility::dbHandle(session);
@@ -494,14 +533,56 @@ struct CvmsStore::Impl {
                                ") ON CONFLICT (org_id, vax_event_id) DO NOTHING");
     }
     vax_probe = prepare(db,
-                        "SELECT vaccination_id, content_hash, load_id FROM vaccinations "
-                        "WHERE org_id = ?1 AND vax_event_id = ?2");
+                        "SELECT vaccination_id, content_hash, load_id, status = 'voided' "
+                        "FROM vaccinations WHERE org_id = ?1 AND vax_event_id = ?2");
+    // Corrections also need what the stored version took from inventory, to give it back.
+    vax_probe_full = prepare(db,
+                             "SELECT v.vaccination_id, v.content_hash, v.load_id, "
+                             "v.status = 'voided', l.pin, v.ndc, v.lot_number, "
+                             "(v.inventory_source = 'STATE' AND coalesce(v.vax_refusal, '') <> "
+                             "'YES' AND v.ndc IS NOT NULL AND v.lot_number IS NOT NULL) "
+                             "FROM vaccinations v JOIN locations l ON l.location_id = v.location_id "
+                             "WHERE v.org_id = ?1 AND v.vax_event_id = ?2");
+    {
+      std::string columns, sets;
+      int param = 10;
+      for (const std::size_t c : kVaccinationColumns) {
+        const std::string column(canonical::kColumns[c]);
+        columns += ", " + column;
+        sets += ", " + column + " = ?" + std::to_string(param++);
+      }
+      history_insert = prepare(db,
+                               "INSERT INTO vaccination_history (vaccination_id, change, load_id, "
+                               "version_load_id, location_id, recipient_id, content_hash, "
+                               "reported_to_cdc" + columns + ") SELECT vaccination_id, ?2, ?3, "
+                               "coalesce(changed_load_id, load_id), location_id, recipient_id, "
+                               "content_hash, reported_to_cdc" + columns +
+                                   " FROM vaccinations WHERE vaccination_id = ?1");
+      // Once reported to the CDC, always: a FEDERAL dose corrected to STATE is still one the
+      // CDC already has.
+      vax_update = prepare(db,
+                           "UPDATE vaccinations SET location_id = ?2, recipient_id = ?3, "
+                           "content_hash = ?4, reported_to_cdc = max(reported_to_cdc, ?5), "
+                           "changed_load_id = ?6" + sets + " WHERE vaccination_id = ?1");
+    }
+    vax_void = prepare(db,
+                       "UPDATE vaccinations SET status = 'voided', changed_load_id = ?2 "
+                       "WHERE vaccination_id = ?1");
     // Stored events this load has seen (to flag a second copy in the same file). A TEMP table:
     // private to this connection, never written to the database file, and with
     // temp_store=FILE it spills to a temporary file instead of growing in memory.
     exec("CREATE TEMP TABLE IF NOT EXISTS load_seen (vaccination_id INTEGER PRIMARY KEY)");
     seen_insert = prepare(db, "INSERT OR IGNORE INTO temp.load_seen (vaccination_id) VALUES (?1)");
     seen_clear = prepare(db, "DELETE FROM temp.load_seen");
+    exec("CREATE TEMP TABLE IF NOT EXISTS load_seen_unstored (org_code TEXT NOT NULL, "
+         "vax_event_id TEXT NOT NULL, PRIMARY KEY (org_code, vax_event_id)) WITHOUT ROWID");
+    unstored_seen_select = prepare(db,
+                                   "SELECT 1 FROM temp.load_seen_unstored "
+                                   "WHERE org_code = ?1 AND vax_event_id = ?2");
+    unstored_seen_insert = prepare(db,
+                                   "INSERT OR IGNORE INTO temp.load_seen_unstored "
+                                   "(org_code, vax_event_id) VALUES (?1, ?2)");
+    unstored_seen_clear = prepare(db, "DELETE FROM temp.load_seen_unstored");
 
     loc_select = prepare(db, "SELECT location_id, name, org_id FROM locations WHERE pin = ?1");
     loc_insert = prepare(db,
@@ -537,10 +618,20 @@ struct CvmsStore::Impl {
     }
     recip_delete = prepare(db, "DELETE FROM recipients WHERE recipient_id = ?1");
 
+    // RETURNING on_hand: the shortfall check costs no extra statement per key.
     inventory_add = prepare(db,
                             "INSERT INTO inventory (pin, ndc, lot_number, doses_administered) "
                             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (pin, ndc, lot_number) "
-                            "DO UPDATE SET doses_administered = doses_administered + ?4");
+                            "DO UPDATE SET doses_administered = doses_administered + ?4 "
+                            "RETURNING on_hand");
+    discrepancy_add = prepare(db,
+                              "INSERT INTO inventory_discrepancies (load_id, pin, ndc, lot_number, "
+                              "doses_short) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
+                              "(load_id, pin, ndc, lot_number) DO UPDATE SET doses_short = "
+                              "doses_short + ?5");
+    discrepancy_totals = prepare(db,
+                                 "SELECT count(*), coalesce(sum(doses_short), 0) FROM "
+                                 "inventory_discrepancies WHERE load_id = ?1");
   }
 
   void clear_caches() noexcept {
@@ -702,31 +793,56 @@ struct CvmsStore::Impl {
     s.step();
   }
 
-  void count_state_dose(const RecordValues& v) {
-    inventory_key.assign(v[kPin]);
+  // Adds `doses` (negative: gives back) to the pending count of (pin, ndc, lot).
+  void count_doses(std::string_view pin, std::string_view ndc, std::string_view lot,
+                   std::int64_t doses) {
+    inventory_key.assign(pin);
     inventory_key += '\x1f';
-    inventory_key += v[kNdc];
+    inventory_key += ndc;
     inventory_key += '\x1f';
-    inventory_key += v[kLot];
+    inventory_key += lot;
     const auto found = pending_doses.find(inventory_key);
     if (found != pending_doses.end()) {
-      ++found->second;
+      found->second += doses;
       return;
     }
     if (pending_doses.size() >= kMaxPendingKeys) flush_inventory();
-    pending_doses.emplace(inventory_key, 1);
+    pending_doses.emplace(inventory_key, doses);
   }
 
+  // Writes the pending counts. A key that took doses beyond what it had on hand before the
+  // load gets a discrepancy row for the difference: the doses were given and are loaded, but
+  // CVMS never received them. Exact per key whatever the order of flushes, as long as takes
+  // and give-backs of one key are not split across an early flush (more than
+  // kMaxPendingKeys keys in one load).
   void flush_inventory() {
     for (const auto& [key, doses] : pending_doses) {
+      if (doses == 0) continue;
       const std::string_view k = key;
       const std::size_t a = k.find('\x1f');
       const std::size_t b = k.find('\x1f', a + 1);
-      Use s(inventory_add.get());
-      s.text(1, k.substr(0, a));
-      s.text(2, k.substr(a + 1, b - a - 1));
-      s.text(3, k.substr(b + 1));
-      s.integer(4, doses);
+      const std::string_view pin = k.substr(0, a), ndc = k.substr(a + 1, b - a - 1),
+                             lot = k.substr(b + 1);
+      std::int64_t on_hand_after = 0;
+      {
+        Use s(inventory_add.get());
+        s.text(1, pin);
+        s.text(2, ndc);
+        s.text(3, lot);
+        s.integer(4, doses);
+        if (!s.step()) throw StoreError("CVMS store: the inventory upsert returned no row");
+        on_hand_after = s.column(0);
+      }
+      if (doses <= 0) continue;
+      const std::int64_t on_hand_before = on_hand_after + doses;
+      const std::int64_t short_by = doses - std::clamp<std::int64_t>(on_hand_before, 0, doses);
+      if (short_by <= 0) continue;
+      Use s(discrepancy_add.get());
+      s.integer(1, load_id);
+      s.text(2, pin);
+      s.text(3, ndc);
+      s.text(4, lot);
+      s.integer(5, short_by);
       s.step();
     }
     pending_doses.clear();
@@ -751,19 +867,117 @@ struct CvmsStore::Impl {
     return ApplyOutcome::Inserted;
   }
 
+  static void require(const RecordValues& v, std::initializer_list<std::size_t> keys) {
+    for (const std::size_t key : keys)
+      if (v[key].empty())
+        throw std::invalid_argument("CVMS store: record lacks " +
+                                    std::string(canonical::kColumns[key]));
+  }
+
   ApplyOutcome apply(const RecordValues& v) {
     if (!in_load) throw std::logic_error("CVMS store: apply() outside begin()/commit()");
     if (v[kRecordType] == "DEMOGRAPHICS") return apply_demographics(v);
     // Check everything the writes below rely on before writing anything, so that a rejected
     // record leaves the load exactly as it was.
-    for (const std::size_t key : {kOrgCode, kEventId, kPin, kRecipId})
-      if (v[key].empty())
-        throw std::invalid_argument("CVMS store: record lacks " +
-                                    std::string(canonical::kColumns[key]));
-    const bool state_dose = v[kInventorySource] == "STATE" && v[kRefusal] != "YES";
-    if (state_dose && (v[kNdc].empty() || v[kLot].empty()))
+    const Action action = parse_action(v[kActionCode]);
+    if (action == Action::Delete) {
+      require(v, {kOrgCode, kEventId});  // a void names the event; the rest is not used
+      return apply_delete(v);
+    }
+    require(v, {kOrgCode, kEventId, kPin, kRecipId});
+    if (takes_state_dose(v) && (v[kNdc].empty() || v[kLot].empty()))
       throw std::invalid_argument("CVMS store: STATE dose lacks ndc or lot_number");
+    return action == Action::Update ? apply_update(v) : apply_add(v);
+  }
 
+  // The stored version of an event, as a correction needs it.
+  struct StoredEvent {
+    std::int64_t id = 0, load = 0;
+    std::uint64_t hash = 0;
+    bool voided = false;
+    bool took_state_dose = false;  // what to give back to inventory when it changes
+    std::string pin, ndc, lot;
+  };
+
+  // The organization's id when stored (a correction never creates one), or 0.
+  std::int64_t find_org(std::string_view code) {
+    if (org_id != 0 && code == org_code) return org_id;
+    Use s(org_select.get());
+    s.text(1, code);
+    if (!s.step()) return 0;
+    org_code.assign(code);
+    org_id = s.column(0);
+    return org_id;
+  }
+
+  std::optional<StoredEvent> probe_event(std::int64_t org, std::string_view event_id) {
+    if (org == 0) return std::nullopt;
+    Use s(vax_probe_full.get());
+    s.integer(1, org);
+    s.text(2, event_id);
+    if (!s.step()) return std::nullopt;
+    StoredEvent e;
+    e.id = s.column(0);
+    e.hash = static_cast<std::uint64_t>(s.column(1));
+    e.load = s.column(2);
+    e.voided = s.column(3) != 0;
+    e.pin = s.column_text(4);
+    e.ndc = s.column_text(5);
+    e.lot = s.column_text(6);
+    e.took_state_dose = s.column(7) != 0;
+    return e;
+  }
+
+  // False when this load already applied (or refused) a record for the stored event.
+  bool first_sight_of_stored(std::int64_t vaccination_id, std::int64_t stored_load) {
+    if (stored_load == load_id) return false;  // inserted by this very load
+    Use s(seen_insert.get());
+    s.integer(1, vaccination_id);
+    s.step();
+    return sqlite3_changes(db) > 0;
+  }
+
+  bool seen_unstored(const RecordValues& v) {
+    if (unstored_seen == 0) return false;
+    Use s(unstored_seen_select.get());
+    s.text(1, v[kOrgCode]);
+    s.text(2, v[kEventId]);
+    return s.step();
+  }
+
+  // A U or D for an event the store does not hold: UnknownEvent, or DuplicateInFile when
+  // this load already saw the same event.
+  ApplyOutcome refuse_unknown(const RecordValues& v) {
+    {
+      Use s(unstored_seen_insert.get());
+      s.text(1, v[kOrgCode]);
+      s.text(2, v[kEventId]);
+      s.step();
+    }
+    if (sqlite3_changes(db) == 0) {
+      ++counts.duplicate;
+      return ApplyOutcome::DuplicateInFile;
+    }
+    ++unstored_seen;
+    ++counts.unknown_event;
+    return ApplyOutcome::UnknownEvent;
+  }
+
+  void write_history(std::int64_t vaccination_id, const char* change) {
+    Use s(history_insert.get());
+    s.integer(1, vaccination_id);
+    s.text(2, change);
+    s.integer(3, load_id);
+    s.step();
+    if (sqlite3_changes(db) != 1)
+      throw StoreError("CVMS store: a stored vaccination vanished during a load");
+  }
+
+  ApplyOutcome apply_add(const RecordValues& v) {
+    if (seen_unstored(v)) {
+      ++counts.duplicate;
+      return ApplyOutcome::DuplicateInFile;
+    }
     const std::int64_t org = resolve_org(v[kOrgCode]);
     const std::uint64_t hash = content_hash(v);
     const std::uint64_t demographics = demographics_hash(v);
@@ -786,8 +1000,8 @@ struct CvmsStore::Impl {
     if (sqlite3_changes(db) > 0) {
       if (location.stale) update_location(location.id, v[kPin], v[kAdminName], org);
       if (recipient.stale) update_recipient(recipient.id, v, demographics);
-      if (state_dose) {
-        count_state_dose(v);
+      if (takes_state_dose(v)) {
+        count_doses(v[kPin], v[kNdc], v[kLot], 1);
         ++counts.state_doses;
       }
       ++counts.inserted;
@@ -806,6 +1020,7 @@ struct CvmsStore::Impl {
     }
     std::int64_t stored_id = 0, stored_load = 0;
     std::uint64_t stored_hash = 0;
+    bool voided = false;
     {
       Use s(vax_probe.get());
       s.integer(1, org);
@@ -814,17 +1029,15 @@ struct CvmsStore::Impl {
       stored_id = s.column(0);
       stored_hash = static_cast<std::uint64_t>(s.column(1));
       stored_load = s.column(2);
+      voided = s.column(3) != 0;
     }
-    bool first_sight = stored_load != load_id;
-    if (first_sight) {
-      Use s(seen_insert.get());
-      s.integer(1, stored_id);
-      s.step();
-      first_sight = sqlite3_changes(db) > 0;
-    }
-    if (!first_sight) {
+    if (!first_sight_of_stored(stored_id, stored_load)) {
       ++counts.duplicate;
       return ApplyOutcome::DuplicateInFile;
+    }
+    if (voided) {
+      ++counts.event_voided;
+      return ApplyOutcome::EventVoided;
     }
     if (stored_hash == hash) {
       ++counts.unchanged;
@@ -832,6 +1045,80 @@ struct CvmsStore::Impl {
     }
     ++counts.conflicting;
     return ApplyOutcome::ConflictsWithStored;
+  }
+
+  ApplyOutcome apply_update(const RecordValues& v) {
+    if (seen_unstored(v)) {
+      ++counts.duplicate;
+      return ApplyOutcome::DuplicateInFile;
+    }
+    const auto stored = probe_event(find_org(v[kOrgCode]), v[kEventId]);
+    if (!stored) return refuse_unknown(v);
+    if (!first_sight_of_stored(stored->id, stored->load)) {
+      ++counts.duplicate;
+      return ApplyOutcome::DuplicateInFile;
+    }
+    if (stored->voided) {
+      ++counts.event_voided;
+      return ApplyOutcome::EventVoided;
+    }
+    const std::uint64_t hash = content_hash(v);
+    if (hash == stored->hash) {
+      ++counts.unchanged;
+      return ApplyOutcome::Unchanged;
+    }
+    // A real change: the new version's location and recipient are written like an insert's.
+    const std::int64_t org = org_id;  // find_org cached it
+    const std::uint64_t demographics = demographics_hash(v);
+    const Resolved location = resolve_location(v[kPin], v[kAdminName], org);
+    const Resolved recipient = resolve_recipient(v, org, demographics);
+    if (location.stale) update_location(location.id, v[kPin], v[kAdminName], org);
+    if (recipient.stale) update_recipient(recipient.id, v, demographics);
+
+    write_history(stored->id, "updated");
+    {
+      Use s(vax_update.get());
+      s.integer(1, stored->id);
+      s.integer(2, location.id);
+      s.integer(3, recipient.id);
+      s.integer(4, static_cast<std::int64_t>(hash));
+      s.integer(5, v[kInventorySource] == "FEDERAL" ? 1 : 0);
+      s.integer(6, load_id);
+      int param = 10;
+      for (const std::size_t c : kVaccinationColumns) s.text(param++, v[c]);
+      s.step();
+    }
+    if (stored->took_state_dose) count_doses(stored->pin, stored->ndc, stored->lot, -1);
+    if (takes_state_dose(v)) count_doses(v[kPin], v[kNdc], v[kLot], 1);
+    ++counts.updated;
+    return ApplyOutcome::Updated;
+  }
+
+  ApplyOutcome apply_delete(const RecordValues& v) {
+    if (seen_unstored(v)) {
+      ++counts.duplicate;
+      return ApplyOutcome::DuplicateInFile;
+    }
+    const auto stored = probe_event(find_org(v[kOrgCode]), v[kEventId]);
+    if (!stored) return refuse_unknown(v);
+    if (!first_sight_of_stored(stored->id, stored->load)) {
+      ++counts.duplicate;
+      return ApplyOutcome::DuplicateInFile;
+    }
+    if (stored->voided) {
+      ++counts.unchanged;
+      return ApplyOutcome::Unchanged;
+    }
+    write_history(stored->id, "voided");
+    {
+      Use s(vax_void.get());
+      s.integer(1, stored->id);
+      s.integer(2, load_id);
+      s.step();
+    }
+    if (stored->took_state_dose) count_doses(stored->pin, stored->ndc, stored->lot, -1);
+    ++counts.voided;
+    return ApplyOutcome::Voided;
   }
 
   void begin(const LoadInfo& info) {
@@ -845,10 +1132,11 @@ struct CvmsStore::Impl {
     in_load = true;
     validate_only = info.validate_only;
     try {
-      {
-        Use s(seen_clear.get());
+      for (Stmt* clear : {&seen_clear, &unstored_seen_clear}) {
+        Use s(clear->get());
         s.step();
       }
+      unstored_seen = 0;
       std::string run = info.run_id, name = info.input_name, digest = info.input_sha256;
       session << "INSERT INTO loads (run_id, input_name, input_sha256, started_at) "
                  "VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
@@ -866,11 +1154,19 @@ struct CvmsStore::Impl {
   std::int64_t commit(const LoadCounts& load) {
     if (!in_load) throw std::logic_error("CVMS store: commit() without begin()");
     const std::int64_t id = load_id;
+    // Also for a validate-only load: a dry run reports the discrepancies a load would record.
+    flush_inventory();
+    {
+      Use s(discrepancy_totals.get());
+      s.integer(1, id);
+      s.step();
+      counts.short_keys = static_cast<std::uint64_t>(s.column(0));
+      counts.short_doses = static_cast<std::uint64_t>(s.column(1));
+    }
     if (validate_only) {
       rollback();
       return id;
     }
-    flush_inventory();
     try {
       auto read = static_cast<Poco::Int64>(load.records_read);
       auto rejected = static_cast<Poco::Int64>(load.records_rejected);
@@ -879,13 +1175,21 @@ struct CvmsStore::Impl {
       auto conflicting = static_cast<Poco::Int64>(counts.conflicting);
       auto duplicate = static_cast<Poco::Int64>(counts.duplicate);
       auto state = static_cast<Poco::Int64>(counts.state_doses);
+      auto updated = static_cast<Poco::Int64>(counts.updated);
+      auto voided = static_cast<Poco::Int64>(counts.voided);
+      auto unknown = static_cast<Poco::Int64>(counts.unknown_event);
+      auto event_voided = static_cast<Poco::Int64>(counts.event_voided);
+      auto short_doses = static_cast<Poco::Int64>(counts.short_doses);
       Poco::Int64 row = id;
       session << "UPDATE loads SET records_read = ?, records_rejected = ?, records_inserted = ?, "
                  "records_unchanged = ?, records_conflicting = ?, records_duplicate = ?, "
-                 "state_doses = ?, committed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                 "state_doses = ?, records_updated = ?, records_voided = ?, "
+                 "records_unknown_event = ?, records_event_voided = ?, "
+                 "inventory_short_doses = ?, committed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
                  "WHERE load_id = ?",
           use(read), use(rejected), use(inserted), use(unchanged), use(conflicting),
-          use(duplicate), use(state), use(row), now;
+          use(duplicate), use(state), use(updated), use(voided), use(unknown),
+          use(event_voided), use(short_doses), use(row), now;
     } catch (const Poco::Exception& e) {
       throw StoreError("CVMS store: recording the load: " + e.displayText());
     }
@@ -904,6 +1208,161 @@ struct CvmsStore::Impl {
       // The transaction is gone either way (e.g. SQLite already rolled it back after an I/O
       // error); nothing more can be done here.
     }
+  }
+
+  // ---- state inventory ---------------------------------------------------------------------
+
+  void outside_load(const char* what) const {
+    if (in_load) throw std::logic_error(std::string("CVMS store: ") + what + " during a load");
+  }
+
+  ReceiptResult receive(const Receipt& receipt) {
+    outside_load("receive()");
+    if (!is_vtrcks_pin(receipt.pin))
+      throw ReceiptRefused("the PIN must be NCA followed by 6 upper-case letters or digits");
+    if (receipt.lot_number.empty()) throw ReceiptRefused("the lot number is empty");
+    if (receipt.vials < 1 || receipt.vials > kMaxVialsPerReceipt)
+      throw ReceiptRefused("the number of vials must be between 1 and " +
+                           std::to_string(kMaxVialsPerReceipt));
+    exec("BEGIN IMMEDIATE");
+    try {
+      ReceiptResult result = record_receipt(receipt);
+      exec("COMMIT");
+      return result;
+    } catch (...) {
+      try { exec("ROLLBACK"); } catch (...) {}
+      throw;
+    }
+  }
+
+  ReceiptResult record_receipt(const Receipt& receipt) {
+    ReceiptResult result;
+    std::int64_t doses_per_vial = 0;
+    {
+      const Stmt product = prepare(db, "SELECT name, doses_per_vial FROM products "
+                                       "WHERE ndc_unit_of_sale = ?1");
+      Use s(product.get());
+      s.text(1, receipt.ndc);
+      if (s.step()) {
+        result.product = s.column_text(0);
+        doses_per_vial = s.column(1);
+      }
+    }
+    if (doses_per_vial == 0) refuse_ndc(receipt.ndc);
+    if (!receipt.reference.empty()) {
+      const Stmt earlier = prepare(db, "SELECT receipt_id, received_at FROM inventory_receipts "
+                                       "WHERE reference = ?1");
+      Use s(earlier.get());
+      s.text(1, receipt.reference);
+      if (s.step())
+        throw ReceiptRefused(std::string("shipment reference ")
+                                 .append(receipt.reference)
+                                 .append(" was already received (receipt ")
+                                 .append(std::to_string(s.column(0)))
+                                 .append(" at ")
+                                 .append(s.column_text(1))
+                                 .append("); each shipment is received once"));
+    }
+    result.doses = receipt.vials * doses_per_vial;
+    {
+      const Stmt insert = prepare(db,
+                                  "INSERT INTO inventory_receipts (pin, ndc, lot_number, vials, "
+                                  "doses_per_vial, doses, reference) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      Use s(insert.get());
+      s.text(1, receipt.pin);
+      s.text(2, receipt.ndc);
+      s.text(3, receipt.lot_number);
+      s.integer(4, receipt.vials);
+      s.integer(5, doses_per_vial);
+      s.integer(6, result.doses);
+      s.text(7, receipt.reference);
+      s.step();
+      result.receipt_id = sqlite3_last_insert_rowid(db);
+    }
+    {
+      const Stmt add = prepare(db,
+                               "INSERT INTO inventory (pin, ndc, lot_number, doses_received) "
+                               "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (pin, ndc, lot_number) "
+                               "DO UPDATE SET doses_received = doses_received + ?4 "
+                               "RETURNING on_hand");
+      Use s(add.get());
+      s.text(1, receipt.pin);
+      s.text(2, receipt.ndc);
+      s.text(3, receipt.lot_number);
+      s.integer(4, result.doses);
+      if (!s.step()) throw StoreError("CVMS store: the inventory upsert returned no row");
+      result.on_hand = s.column(0);
+    }
+    return result;
+  }
+
+  // Inventory is kept by unit-of-sale NDC: a vial's (unit-of-use) code is the common mistake,
+  // so name the carton codes to use instead.
+  [[noreturn]] void refuse_ndc(const std::string& ndc) {
+    const Stmt sale = prepare(db, "SELECT ndc_unit_of_sale FROM products "
+                                  "WHERE ndc_unit_of_use = ?1 ORDER BY ndc_unit_of_sale");
+    std::string suggestions;
+    Use s(sale.get());
+    s.text(1, ndc);
+    while (s.step()) {
+      if (!suggestions.empty()) suggestions += " or ";
+      suggestions += s.column_text(0);
+    }
+    if (!suggestions.empty())
+      throw ReceiptRefused(std::string("NDC ")
+                               .append(ndc)
+                               .append(" is a unit-of-use (vial) code; inventory is received by "
+                                       "the unit-of-sale (carton) NDC: ")
+                               .append(suggestions));
+    throw ReceiptRefused(std::string("NDC ")
+                             .append(ndc)
+                             .append(" is not a unit-of-sale NDC of the COVID-19 product catalog"));
+  }
+
+  std::vector<InventoryRow> inventory(std::string_view pin) {
+    outside_load("inventory()");
+    const Stmt select = prepare(db,
+                                "SELECT i.pin, i.ndc, coalesce(p.name, ''), i.lot_number, "
+                                "i.doses_received, i.doses_administered, i.on_hand "
+                                "FROM inventory i LEFT JOIN products p ON p.ndc_unit_of_sale = i.ndc "
+                                "WHERE ?1 IS NULL OR i.pin = ?1 "
+                                "ORDER BY i.pin, i.ndc, i.lot_number");
+    std::vector<InventoryRow> rows;
+    Use s(select.get());
+    s.text(1, pin);
+    while (s.step())
+      rows.push_back({s.column_text(0), s.column_text(1), s.column_text(2), s.column_text(3),
+                      s.column(4), s.column(5), s.column(6)});
+    return rows;
+  }
+
+  std::vector<Discrepancy> discrepancies(std::string_view pin) {
+    outside_load("discrepancies()");
+    const Stmt select = prepare(
+        db,
+        "SELECT d.pin, d.ndc, coalesce(p.name, ''), d.lot_number, coalesce(i.on_hand, 0), "
+        "d.load_id, l.run_id, l.input_name, coalesce(l.committed_at, ''), d.doses_short "
+        "FROM inventory_discrepancies d JOIN loads l ON l.load_id = d.load_id "
+        "LEFT JOIN products p ON p.ndc_unit_of_sale = d.ndc "
+        "LEFT JOIN inventory i ON i.pin = d.pin AND i.ndc = d.ndc AND i.lot_number = d.lot_number "
+        "WHERE ?1 IS NULL OR d.pin = ?1 "
+        "ORDER BY d.pin, d.ndc, d.lot_number, d.load_id");
+    std::vector<Discrepancy> result;
+    Use s(select.get());
+    s.text(1, pin);
+    while (s.step()) {
+      std::string key_pin = s.column_text(0), ndc = s.column_text(1), lot = s.column_text(3);
+      if (result.empty() || result.back().pin != key_pin || result.back().ndc != ndc ||
+          result.back().lot_number != lot)
+        result.push_back({std::move(key_pin), std::move(ndc), s.column_text(2), std::move(lot), 0,
+                          s.column(4), {}});
+      Discrepancy& key = result.back();
+      key.loads.push_back({s.column(5), s.column_text(6), s.column_text(7), s.column_text(8),
+                           s.column(9)});
+      key.doses_short += s.column(9);
+    }
+    return result;
   }
 
   std::optional<StoredLoad> find_load(std::string_view digest) {
@@ -940,6 +1399,13 @@ bool CvmsStore::in_load() const noexcept { return impl_->in_load; }
 const ApplyCounts& CvmsStore::counts() const noexcept { return impl_->counts; }
 std::optional<StoredLoad> CvmsStore::find_load(std::string_view input_sha256) {
   return impl_->find_load(input_sha256);
+}
+ReceiptResult CvmsStore::receive(const Receipt& receipt) { return impl_->receive(receipt); }
+std::vector<InventoryRow> CvmsStore::inventory(std::string_view pin) {
+  return impl_->inventory(pin);
+}
+std::vector<Discrepancy> CvmsStore::discrepancies(std::string_view pin) {
+  return impl_->discrepancies(pin);
 }
 
 }  // namespace vaxetl::cvms

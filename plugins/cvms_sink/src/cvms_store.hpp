@@ -14,10 +14,15 @@
 // LoadInfo::validate_only, commit() rolls back: apply() reports the same outcomes as a real
 // load would, and the database is unchanged.
 //
-// Idempotency: a vaccination is keyed by org_code + vax_event_id and written once. Applying it
-// again in a later load is Unchanged (same content) or ConflictsWithStored (different content)
-// and writes nothing; inventory, recipients and locations are only touched when a vaccination
-// is Inserted, so rerunning a file changes nothing but adding its loads row.
+// Idempotency: a vaccination is keyed by org_code + vax_event_id. Its action_code says what the
+// record asks for: A (or empty) adds it, U replaces the stored version, D voids it (see
+// apply()). Applying the same record again in a later load is Unchanged and writes nothing, so
+// rerunning a daily or a corrections file changes nothing but adding its loads row. Every U and
+// D that changes a row keeps the version it replaced in vaccination_history.
+//
+// Inventory: STATE doses take from (PIN, unit-of-sale NDC, lot); receive() adds shipments. A
+// dose given with nothing on hand still loads; the shortfall is recorded per load as a
+// discrepancy (inventory_discrepancies), never silently. docs/inventory.md.
 //
 // Not thread-safe: one CvmsStore per thread. Several processes may open the same database;
 // begin() takes SQLite's write lock (BEGIN IMMEDIATE), waiting up to StoreOptions::busy_timeout_ms,
@@ -34,6 +39,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vaxetl/sdk/canonical_record.hpp"
 
@@ -41,7 +47,7 @@ namespace vaxetl::cvms {
 
 // The schema version this build writes (schema.sql's schema_version row). Opening a database
 // whose version is newer throws StoreError.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Index of a canonical column by name, at compile time: an unknown name fails to compile.
 //   constexpr std::size_t kPin = column_index("vtrcks_prov_pin");
@@ -80,11 +86,21 @@ struct LoadCounts {
 };
 
 enum class ApplyOutcome {
-  Inserted,             // new org_code + vax_event_id: stored (and STATE inventory counted)
-  Unchanged,            // already stored by an earlier load with identical content
-  ConflictsWithStored,  // already stored by an earlier load with different content: the
-                        // stored row is kept; send the record as a U in a corrections file
-  DuplicateInFile,      // the same org_code + vax_event_id appeared earlier in this load
+  Inserted,             // new org_code + vax_event_id (action A): stored, STATE dose taken
+                        // from inventory. For DEMOGRAPHICS: the recipient was created or changed
+  Unchanged,            // the store already holds exactly this (same content; or a D for an
+                        // event already voided): nothing written
+  ConflictsWithStored,  // action A for an event stored with different content: the stored row
+                        // is kept; send the record as a U in a corrections file
+  DuplicateInFile,      // the same org_code + vax_event_id appeared earlier in this load,
+                        // whatever either copy's action
+  Updated,              // action U with new content: the row was replaced, the previous version
+                        // is in vaccination_history, inventory follows
+  Voided,               // action D: the row is kept with status 'voided', the previous version
+                        // is in vaccination_history, a STATE dose is given back to inventory
+  UnknownEvent,         // action U or D for an event the store does not hold: nothing written
+  EventVoided,          // action A or U for an event a D voided earlier: nothing written; a
+                        // voided vaccination cannot be re-added or changed
 };
 
 // Outcome tallies of the current (or last) load.
@@ -93,8 +109,16 @@ struct ApplyCounts {
   std::uint64_t unchanged = 0;
   std::uint64_t conflicting = 0;
   std::uint64_t duplicate = 0;
+  std::uint64_t updated = 0;
+  std::uint64_t voided = 0;
+  std::uint64_t unknown_event = 0;
+  std::uint64_t event_voided = 0;
   std::uint64_t state_doses = 0;  // Inserted STATE doses that were counted against inventory
   std::uint64_t demographics = 0;  // DEMOGRAPHICS records applied (recipient only)
+  // Filled by commit() (also for validate_only, then rolled back): the PIN + NDC + lot keys
+  // this load took more doses from than were on hand before it, and the doses short in total.
+  std::uint64_t short_keys = 0;
+  std::uint64_t short_doses = 0;
 };
 
 // A committed load, as recorded in the loads table.
@@ -113,6 +137,55 @@ class StoreBusy : public StoreError {
  public:
   using StoreError::StoreError;
 };
+// receive() refused a shipment (unknown or unit-of-use NDC, repeated reference, bad PIN, lot or
+// vial count); nothing was written. The message says what to send instead. Not a StoreError:
+// the store is fine, the request is not.
+class ReceiptRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A shipment of state-allocated vaccine received at a location.
+struct Receipt {
+  std::string pin;         // VTrckS provider PIN: NCA + 6 letters or digits
+  std::string ndc;         // unit-of-sale (carton) NDC, 5-4-2 with hyphens, as in products
+  std::string lot_number;  // non-empty
+  std::int64_t vials = 0;  // 1 .. kMaxVialsPerReceipt
+  std::string reference;   // shipment or order reference; empty: none. Unique when given
+};
+inline constexpr std::int64_t kMaxVialsPerReceipt = 1'000'000;
+
+struct ReceiptResult {
+  std::int64_t receipt_id = 0;
+  std::int64_t doses = 0;    // vials x the product's doses_per_vial
+  std::int64_t on_hand = 0;  // the key's on_hand after this receipt
+  std::string product;       // the catalog's product name
+};
+
+// One inventory row (PIN + unit-of-sale NDC + lot), with the product's name.
+struct InventoryRow {
+  std::string pin, ndc, product, lot_number;
+  std::int64_t received = 0, administered = 0, on_hand = 0;
+};
+
+// A load that took more doses from a key than were on hand before it.
+struct DiscrepancyLoad {
+  std::int64_t load_id = 0;
+  std::string run_id, input_name, committed_at;
+  std::int64_t doses_short = 0;
+};
+// Every recorded shortfall of one key: the total, the key's on_hand now (a receipt after the
+// discrepancy restores it), and the loads involved, oldest first.
+struct Discrepancy {
+  std::string pin, ndc, product, lot_number;
+  std::int64_t doses_short = 0;
+  std::int64_t on_hand = 0;
+  std::vector<DiscrepancyLoad> loads;
+};
+
+// True for a VTrckS provider PIN as the store keys it: "NCA" followed by 6 upper-case letters
+// or digits.
+bool is_vtrcks_pin(std::string_view pin) noexcept;
 
 // The vaccination content hash: a fast non-cryptographic 64-bit hash of every canonical value
 // (its length, then its bytes) except action_code and ndc_as_sent, which say how the record
@@ -133,21 +206,37 @@ class CvmsStore {
   // open, StoreBusy when the write lock cannot be taken.
   void begin(const LoadInfo& info);
 
-  // A record with record_type DEMOGRAPHICS (HL7 ADT, a VXU without a dose) only inserts or
-  // updates its recipient (needs org_code and recip_id): Inserted when that changed the store,
-  // Unchanged when not. A null demographic value never erases a stored one, for any record:
-  // a redacted CVRS record keeps the identified demographics already stored.
-  // Applies one validated, normalized record. Requires non-empty org_code, vax_event_id,
-  // vtrcks_prov_pin and recip_id (std::invalid_argument otherwise; the load stays usable).
-  // On Inserted: upserts the organization, location and recipient, inserts the vaccination,
-  // and, for inventory_source STATE with vax_refusal other than YES, adds one administered dose
-  // to inventory (PIN, ndc, lot_number), creating that row when absent. FEDERAL doses never
-  // touch inventory and are marked reported_to_cdc (the CDC already has them from CVRS).
+  // Applies one validated, normalized record; the outcome says what happened (ApplyOutcome).
+  //
+  // DEMOGRAPHICS records (HL7 ADT, a VXU without a dose; need org_code and recip_id) only
+  // insert or update their recipient: Inserted when that changed the store, Unchanged when not.
+  //
+  // Vaccination records, by action_code (empty means A):
+  //   A  not stored: Inserted. Stored active: Unchanged (same content_hash) or
+  //      ConflictsWithStored. Stored voided: EventVoided.
+  //   U  not stored: UnknownEvent. Stored active: Unchanged (same content) or Updated. Stored
+  //      voided: EventVoided.
+  //   D  not stored: UnknownEvent. Stored active: Voided. Stored voided: Unchanged.
+  //   Any action, the event already seen in this load: DuplicateInFile.
+  // A and U need non-empty org_code, vax_event_id, vtrcks_prov_pin and recip_id, and a STATE
+  // dose its ndc and lot_number; D needs org_code and vax_event_id. Otherwise, or for an
+  // action_code other than A, U, D: std::invalid_argument, and the load stays usable.
+  //
+  // Inserted and Updated upsert the organization, location and recipient (a null demographic
+  // value never erases a stored one). Inventory follows every change: an inserted STATE dose
+  // (vax_refusal other than YES) takes one dose from (PIN, ndc, lot_number); a voided one gives
+  // it back; an update gives back what the old version took and takes what the new one needs.
+  // FEDERAL doses never touch inventory and are marked reported_to_cdc (the CDC already has
+  // them from CVRS), for good once marked. Updated and Voided write the replaced version to
+  // vaccination_history with this load's id.
   // A StoreError from SQLite leaves the load open: call rollback().
   ApplyOutcome apply(const RecordValues& values);
 
-  // Writes the loads row's counts and commits; with validate_only, rolls back instead.
-  // Returns the load id (validate_only: the id the load would have had).
+  // Writes the inventory taken and given back, records the load's inventory discrepancies
+  // (per PIN + NDC + lot, the doses taken beyond what was on hand before the load; see
+  // ApplyCounts::short_keys/short_doses), writes the loads row's counts and commits. With
+  // validate_only, does the same and rolls back. Returns the load id (validate_only: the id
+  // the load would have had).
   std::int64_t commit(const LoadCounts& counts);
 
   // Abandons the open load, if any. Never throws.
@@ -158,6 +247,21 @@ class CvmsStore {
 
   // The most recent committed load of an input with this digest, if the store holds it.
   std::optional<StoredLoad> find_load(std::string_view input_sha256);
+
+  // ---- state inventory (not during a load: std::logic_error) -------------------------------
+
+  // Receives a shipment in its own transaction: records it in inventory_receipts and adds
+  // vials x doses_per_vial (from the products catalog) to the key's doses_received. Throws
+  // ReceiptRefused for a malformed PIN, an empty lot, a vial count out of range, an NDC that
+  // is a unit-of-use code (the message names the unit-of-sale NDCs to use instead) or not in
+  // the catalog, or a reference already received; StoreBusy / StoreError as for a load.
+  ReceiptResult receive(const Receipt& receipt);
+
+  // Inventory rows, ordered by PIN, NDC and lot; only `pin`'s when it is not empty.
+  std::vector<InventoryRow> inventory(std::string_view pin = {});
+
+  // Recorded discrepancies per PIN + NDC + lot, ordered likewise; only `pin`'s when not empty.
+  std::vector<Discrepancy> discrepancies(std::string_view pin = {});
 
  private:
   struct Impl;

@@ -341,7 +341,7 @@ TEST_F(CvmsStoreTest, RerunningTheSameRecordsInALaterLoadReportsUnchangedAndChan
 
 TEST_F(CvmsStoreTest, AStoredEventResentWithDifferentContentConflictsAndTheStoredRowIsKept) {
   load_file("run-1", {state_dose("EV1")});
-  const Record changed = state_dose("EV1").with("lot_number", "FA7484").with("action_code", "U");
+  const Record changed = state_dose("EV1").with("lot_number", "FA7484");  // action A
   EXPECT_EQ(load_file("run-2", {changed}), std::vector{ApplyOutcome::ConflictsWithStored});
   EXPECT_EQ(text("SELECT lot_number FROM vaccinations"), "EW0182");
   EXPECT_EQ(administered("EW0182"), 1);

@@ -2,7 +2,9 @@
 // then at most one error or warning is injected, chosen so that exactly the intended rule of
 // the NCVR v7.2 layout is broken (see docs/generator.md for the reasoning per code).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <stdexcept>
 
@@ -132,14 +134,73 @@ Catalog Catalog::load(const std::string& products_path, const std::string& layou
 std::string default_products_path() { return VAXETL_NCVR_DATA_DIR "/products.tsv"; }
 std::string default_layout_path() { return VAXETL_NCVR_DATA_DIR "/ncvr-v7.2.tsv"; }
 
-std::string file_name_for_org(std::string_view org, std::string_view timestamp, unsigned version) {
+bool parse_environment(std::string_view text, Environment& out) noexcept {
+  if (text == "PROD") out = Environment::kProd;
+  else if (text == "PHI") out = Environment::kPhi;
+  else if (text == "NOPHI") out = Environment::kNophi;
+  else return false;
+  return true;
+}
+
+std::string file_name_for_org(std::string_view org, std::string_view timestamp, unsigned version,
+                              Environment environment, bool corrections) {
+  if (corrections && environment != Environment::kProd)
+    throw std::invalid_argument("corrections files exist only for PROD (nc-rules.md)");
   std::string name(org);
   name += "COVID_";
   name += timestamp;
-  name += "_CVMS_PROD_PHI_DIRECT_V";
+  switch (environment) {
+    case Environment::kProd: name += "_CVMS_PROD_PHI_DIRECT"; break;
+    case Environment::kPhi: name += "_CVMS_PHI_DIRECT"; break;
+    case Environment::kNophi: name += "_CVMS_NOPHI_DIRECT"; break;
+  }
+  if (corrections) name += "_CORRECTIONS";
+  name += "_V";
   name += std::to_string(version);
   name += ".txt";
   return name;
+}
+
+std::array<double, kCaseCount> parse_mix(std::string_view text) {
+  std::array<double, kCaseCount> mix{};
+  std::array<bool, kCaseCount> named{};
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    const std::size_t eq = item.find('=');
+    const std::string_view name = item.substr(0, eq);
+    const auto it = std::find(kCaseNames.begin(), kCaseNames.end(), name);
+    if (eq == std::string_view::npos || it == kCaseNames.end())
+      throw std::invalid_argument(std::string("--mix expects case=weight items with a case among "
+                                              "add-fixed, update, update-same, delete, "
+                                              "update-unknown, delete-unknown, add-conflict, "
+                                              "add-same; got '")
+                                      .append(item)
+                                      .append("'"));
+    const std::size_t k = static_cast<std::size_t>(it - kCaseNames.begin());
+    const std::string weight(item.substr(eq + 1));
+    char* end = nullptr;
+    const double w = std::strtod(weight.c_str(), &end);
+    if (weight.empty() || end != weight.c_str() + weight.size() || !(w >= 0.0 && w <= 1e9))
+      throw std::invalid_argument(std::string("--mix weight must be a non-negative number, got '")
+                                      .append(item)
+                                      .append("'"));
+    if (named[k])
+      throw std::invalid_argument(std::string("--mix names '").append(name).append("' twice"));
+    named[k] = true;
+    mix[k] = w;
+  }
+  return mix;
+}
+
+Options base_options(const Options& o) {
+  Options base = o;
+  base.records = o.base_records;
+  base.seed = o.base_seed;
+  base.corrections = false;
+  base.lots_out.clear();
+  return base;
 }
 
 void validate(const Options& o) {
@@ -162,6 +223,31 @@ void validate(const Options& o) {
   if (o.today < days_from_civil(2021, 3, 1))
     throw std::invalid_argument("--today must be 2021-03-01 or later");
   if (o.file_version == 0) throw std::invalid_argument("--file-version must be 1 or more");
+  if (o.race_unknown_rate >= 0 || o.race_declined_rate >= 0) {
+    if (o.race_unknown_rate > 1.0) throw std::invalid_argument("--race-unknown-rate must be between 0 and 1");
+    if (o.race_declined_rate > 1.0) throw std::invalid_argument("--race-declined-rate must be between 0 and 1");
+    const double unknown = o.race_unknown_rate >= 0 ? o.race_unknown_rate : 0.02;
+    const double declined = o.race_declined_rate >= 0 ? o.race_declined_rate : 0.02;
+    if (unknown + declined > 1.0 + 1e-9)
+      throw std::invalid_argument("--race-unknown-rate + --race-declined-rate must not exceed 1");
+  }
+  if (o.admin_days > 100000) throw std::invalid_argument("--admin-days must be at most 100000");
+  if (o.corrections) {
+    if (o.environment != Environment::kProd)
+      throw std::invalid_argument("--corrections exists only for PROD files (nc-rules.md)");
+    rate(o.corrections_error_rate, "--corrections-error-rate");
+    double total = 0;
+    for (double w : o.mix) {
+      if (!(w >= 0.0)) throw std::invalid_argument("--mix weights must be non-negative");
+      total += w;
+    }
+    if (!(total > 0)) throw std::invalid_argument("--mix must give at least one case a weight");
+    if (o.base_records == 0) throw std::invalid_argument("--base-records must be 1 or more");
+    if (o.base_records >= 900000000)
+      throw std::invalid_argument("--base-records must be below 900000000");
+    if (o.records > 100000000)
+      throw std::invalid_argument("a corrections file has at most 100000000 records");
+  }
 }
 
 // ---------------------------------------------------------------- generator internals
@@ -336,6 +422,90 @@ class Writer {
   std::size_t len_ = 0;
 };
 
+// A lot number shaped per manufacturer, from the bits of `x` (no randomness of its own).
+template <typename Out>
+sv lot_text(Out& a, sv mvx, std::uint64_t x) {
+  static constexpr char kLetters[] = "ABCDEFGHJKLMNPRSTUVWXYZ";
+  auto letter = [&] { char c = kLetters[x % 23]; x /= 23; return c; };
+  auto digit = [&] { char c = static_cast<char>('0' + x % 10); x /= 10; return c; };
+  if (mvx == "PFR") {
+    a.put(letter()).put(letter());
+    for (int i = 0; i < 4; ++i) a.put(digit());
+  } else if (mvx == "MOD") {
+    for (int i = 0; i < 3; ++i) a.put(digit());
+    a.put(letter());
+    for (int i = 0; i < 2; ++i) a.put(digit());
+    a.put('A');
+  } else if (mvx == "JSN") {
+    for (int i = 0; i < 7; ++i) a.put(digit());
+  } else {
+    a.put(letter()).put(letter()).put(letter()).put('-');
+    for (int i = 0; i < 4; ++i) a.put(digit());
+  }
+  return a.take();
+}
+
+// How a record's race_1 and ethnicity count for the race/ethnicity quality gate.
+enum RaceClass { kRaceNeither, kRacePopulated, kRaceUnknown };
+RaceClass race_class(sv race1, sv ethnicity) {
+  if (race1 == "UNK" || ethnicity == "UNK") return kRaceUnknown;
+  bool race_ok = race1 == "DECLINED";
+  for (sv code : ref::kRaceCodes) race_ok |= race1 == code;
+  const bool eth_ok = ethnicity == "2135-2" || ethnicity == "2186-5" || ethnicity == "DECLINED";
+  return race_ok && eth_ok ? kRacePopulated : kRaceNeither;
+}
+
+void count_race(Summary& s, sv race1, sv ethnicity, bool loads) {
+  switch (race_class(race1, ethnicity)) {
+    case kRacePopulated:
+      ++s.race_populated;
+      s.race_populated_loaded += loads;
+      break;
+    case kRaceUnknown:
+      ++s.race_unknown;
+      s.race_unknown_loaded += loads;
+      break;
+    default: break;
+  }
+}
+
+// Distinct (PIN, unit-of-sale NDC, lot) keys of STATE doses, written sorted.
+class Lots {
+ public:
+  void add(sv pin, sv ndc, sv lot) {
+    key_.assign(pin.data(), pin.size()).append(1, '\t').append(ndc).append(1, '\t').append(lot);
+    ++lots_[key_];
+  }
+  void write(std::FILE* f, Summary& s) const {
+    if (!f) return;
+    std::string out = "vtrcks_prov_pin\tndc\tlot_number\tdoses\n";
+    for (const auto& [key, doses] : lots_) {
+      out.append(key).append(1, '\t').append(std::to_string(doses)).append(1, '\n');
+      ++s.lot_keys;
+      s.lot_doses += doses;
+      if (out.size() > (std::size_t{1} << 20)) flush(f, out);
+    }
+    flush(f, out);
+  }
+
+ private:
+  static void flush(std::FILE* f, std::string& out) {
+    if (std::fwrite(out.data(), 1, out.size(), f) != out.size())
+      throw std::runtime_error("write error on the lots file");
+    out.clear();
+  }
+  std::map<std::string, std::uint64_t, std::less<>> lots_;
+  std::string key_;
+};
+
+// The PIN as the loader stores it: NCA + the 6 characters, upper case.
+std::string normalized_pin(sv pin) {
+  std::string out = "NCA";
+  const sv six = pin.size() == 9 ? pin.substr(3) : pin;
+  for (char c : six) out += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  return out;
+}
+
 constexpr sv kLongLetters =
     "Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaftschaferswessenschafe"
     "warenwohlgepflegeundsorgfaltigkeitbeschutzenvonangreifendurchihrraubgierigfeinde";
@@ -349,6 +519,9 @@ struct ProductInfo {
   bool janssen = false;
   sv volume;
   std::string ndc10;  // 5-4-1 form of the unit-of-sale NDC when it has one, else empty
+  // The unit of sale the loader maps this product's unit-of-use NDC to: the first catalog row
+  // listing that unit of use (59267-1000-01 is listed under -02 and -03; -02 comes first).
+  sv use_sale;
   std::vector<sv> foreign_ndcs;  // unit-of-sale NDCs of other CVX codes (for NCVR_NDC_CVX)
   std::vector<sv> other_mvx;     // MVX codes of other manufacturers (for NCVR_MVX_CVX)
 };
@@ -393,7 +566,8 @@ constexpr Era kEras[] = {
 
 class Generator {
  public:
-  Generator(const Options& o, const Catalog& c) : o_(o), c_(c), rng_(o.seed) {
+  Generator(const Options& o, const Catalog& c)
+      : o_(o), c_(c), rng_(o.seed), race_rng_(o.seed ^ 0x7261636571756c74ULL) {
     if (c_.field_names.size() != kFieldCount)
       throw std::runtime_error("catalog must carry the 50 layout field names");
     std::uint64_t t = o.seed ^ 0x6e637672ULL;
@@ -402,14 +576,20 @@ class Generator {
     for (int i = 0; i < 6; ++i) tag_[i] = kHex[(h >> (4 * i)) & 15];
     first_admin_ = days_from_civil(2021, 1, 1);
     last_admin_ = o.today - 1;
+    if (o.admin_days > 0)
+      first_admin_ = std::max(first_admin_, o.today - static_cast<Days>(o.admin_days));
+    race_quality_ = o.race_unknown_rate >= 0 || o.race_declined_rate >= 0;
+    race_unknown_ = o.race_unknown_rate >= 0 ? o.race_unknown_rate : 0.02;
+    race_declined_ = o.race_declined_rate >= 0 ? o.race_declined_rate : 0.02;
     setup_products();
     setup_locations();
     setup_kinds();
     pool_.resize(kRecipientPool);
   }
 
-  Summary run(std::FILE* data_file, std::FILE* truth_file) {
+  Summary run(std::FILE* data_file, std::FILE* truth_file, std::FILE* lots_file) {
     Writer data(data_file), truth(truth_file);
+    Lots lots;
     const sv eol = o_.crlf ? sv("\r\n") : sv("\n");
     for (std::size_t i = 0; i < c_.field_names.size(); ++i) {
       if (i) data.put('|');
@@ -433,10 +613,30 @@ class Generator {
       if (error_ >= 0) truth.put(kErrorCodes[static_cast<std::size_t>(error_)]);
       else if (warning_ >= 0) truth.put(kWarningCodes[static_cast<std::size_t>(warning_)]);
       truth.put('\n');
+      count_race(summary_, f_[kRace1], f_[kEthnicity], error_ < 0);
+      if (lots_file && error_ < 0 && !refusal_ && f_[kInventory] == "STATE")
+        lots.add(normalized_pin(f_[kPin]), sale_ndc(), f_[kLot]);
     }
     data.flush();
     truth.flush();
+    lots.write(lots_file, summary_);
     return summary_;
+  }
+
+  // ------------------------------------------------------------ for the corrections writer
+  // make_record(n) builds base record n; after it, fields() are as written to the file and
+  // valid_fields() as they were before any error or warning was injected (a valid record).
+  // Both view into the arena and last until the next make_record.
+  void next(std::uint64_t n) { make_record(n); }
+  const sv* fields() const { return f_; }
+  const sv* valid_fields() const { return pre_; }
+  int error() const { return error_; }
+  int warning() const { return warning_; }
+  sv tag() const { return sv(tag_, 6); }
+  // The unit-of-sale NDC the loader stores for the current record (valid or with a warning).
+  sv sale_ndc() const {
+    const ProductInfo& p = products_[static_cast<std::size_t>(pi_)];
+    return warning_ == wUnitOfUse ? p.use_sale : sv(p.p->ndc_unit_of_sale);
   }
 
  private:
@@ -458,6 +658,13 @@ class Generator {
       const std::string& ndc = p.ndc_unit_of_sale;
       if (ndc.size() == 13 && ndc[5] == '-' && ndc[10] == '-' && ndc[11] == '0')
         info.ndc10 = ndc.substr(0, 11) + ndc.substr(12, 1);
+      info.use_sale = p.ndc_unit_of_sale;
+      for (const Product& first : c_.products) {
+        if (!p.ndc_unit_of_use.empty() && first.ndc_unit_of_use == p.ndc_unit_of_use) {
+          info.use_sale = first.ndc_unit_of_sale;
+          break;
+        }
+      }
       products_.push_back(std::move(info));
     }
     for (ProductInfo& info : products_) {
@@ -543,6 +750,7 @@ class Generator {
 
   // ------------------------------------------------------------ helpers
   Days random_admin() {
+    if (o_.admin_days > 0) return first_admin_ + rng_.range(0, last_admin_ - first_admin_);
     const Days end_2021 = std::min(last_admin_, days_from_civil(2021, 12, 31));
     if (rng_.chance(0.5)) return first_admin_ + rng_.range(0, end_2021 - first_admin_);
     return first_admin_ + rng_.range(0, last_admin_ - first_admin_);
@@ -644,6 +852,39 @@ class Generator {
     r.language = rng_.chance(0.5) ? static_cast<std::uint8_t>(1 + rng_.below(std::size(ref::kLanguages))) : 0;
     r.guardian = age_years(r.dob, admin) < 18 && rng_.chance(0.7);
     r.guardian_first = static_cast<std::uint16_t>(rng_.below(std::size(ref::kFemaleFirst)));
+    if (race_quality_) apply_race_quality(r);
+  }
+
+  // Overrides race_1/ethnicity from a stream of its own, so every other field (and the main
+  // stream) is what it would be without the race options.
+  void apply_race_quality(Recipient& r) {
+    enum { kReal, kUnk, kDeclined };
+    int race = kReal, eth = kReal;
+    const double u = race_rng_.unit();
+    const int special = u < race_unknown_ ? kUnk : u < race_unknown_ + race_declined_ ? kDeclined : kReal;
+    if (special != kReal) {
+      const std::uint32_t which = race_rng_.below(3);  // race only, ethnicity only, both
+      if (which != 1) race = special;
+      if (which != 0) eth = special;
+    }
+    if (race == kReal) {
+      if (r.race_special) {
+        r.race_special = 0;
+        r.race_count = 1;
+        const int w = race_rng_.range(0, 999);
+        std::uint8_t code = 0;
+        while (ref::kRaceWeights[code] <= w) ++code;
+        r.race[0] = code;
+      }
+    } else {
+      r.race_special = race == kUnk ? 1 : 2;
+      r.race_count = 0;
+    }
+    if (eth == kReal) {
+      if (r.ethnicity >= 2) r.ethnicity = race_rng_.chance(0.11) ? 0 : 1;
+    } else {
+      r.ethnicity = eth == kUnk ? 2 : 3;
+    }
   }
 
   sv first_name(std::uint16_t code) const {
@@ -666,26 +907,7 @@ class Generator {
                                   rng_.below(3) ^ (o_.seed * 0x9e3779b97f4a7c15ULL));
     expiry = month_start + 150 + static_cast<Days>(h % 250);
     month_only = ((h >> 20) % 100) < 15;
-    static constexpr char kLetters[] = "ABCDEFGHJKLMNPRSTUVWXYZ";
-    const sv mvx = products_[static_cast<std::size_t>(product)].p->mvx;
-    std::uint64_t x = h >> 24;
-    auto letter = [&] { char c = kLetters[x % 23]; x /= 23; return c; };
-    auto digit = [&] { char c = static_cast<char>('0' + x % 10); x /= 10; return c; };
-    if (mvx == "PFR") {
-      a_.put(letter()).put(letter());
-      for (int i = 0; i < 4; ++i) a_.put(digit());
-    } else if (mvx == "MOD") {
-      for (int i = 0; i < 3; ++i) a_.put(digit());
-      a_.put(letter());
-      for (int i = 0; i < 2; ++i) a_.put(digit());
-      a_.put('A');
-    } else if (mvx == "JSN") {
-      for (int i = 0; i < 7; ++i) a_.put(digit());
-    } else {
-      a_.put(letter()).put(letter()).put(letter()).put('-');
-      for (int i = 0; i < 4; ++i) a_.put(digit());
-    }
-    lot = a_.take();
+    lot = lot_text(a_, products_[static_cast<std::size_t>(product)].p->mvx, h >> 24);
   }
 
   sv phone(const Recipient& r, int fmt) {
@@ -834,6 +1056,8 @@ class Generator {
                                                    ? Want::NotJanssen
                                                    : want);
     const ProductInfo& prod = products_[static_cast<std::size_t>(pi)];
+    pi_ = pi;
+    refusal_ = refusal;
     const Location& loc = locations_[rng_.below(static_cast<std::uint32_t>(locations_.size()))];
 
     // Identity and location.
@@ -900,6 +1124,7 @@ class Generator {
       r->had_janssen |= prod.janssen;
     }
 
+    std::copy(std::begin(f_), std::end(f_), std::begin(pre_));
     if (error_ >= 0) {
       inject_error(*r, prod, admin);
       ++summary_.rejected;
@@ -1104,6 +1329,9 @@ class Generator {
   const Options& o_;
   const Catalog& c_;
   Rng rng_;
+  Rng race_rng_;
+  bool race_quality_ = false;
+  double race_unknown_ = 0, race_declined_ = 0;
   char tag_[6];
   Days first_admin_ = 0, last_admin_ = 0;
   std::vector<ProductInfo> products_;
@@ -1115,44 +1343,314 @@ class Generator {
   std::uint64_t recipients_ = 0;
   Arena a_;
   sv f_[kFieldCount];
+  sv pre_[kFieldCount];
+  int pi_ = 0;
+  bool refusal_ = false;
   int count_delta_ = 0;
   int error_ = -1;
   int warning_ = -1;
   Summary summary_;
 };
 
+
+// ---------------------------------------------------------------- corrections files
+
+// A corrections file of a base daily file. The base is regenerated twice, never held: pass 1
+// learns which base records load cleanly and which are rejected and samples the picks
+// (reservoir sampling, a few bytes per pick); pass 2 regenerates the base again and writes a
+// corrections line whenever it reaches a picked record, so lines follow base order.
+class Corrections {
+ public:
+  Corrections(const Options& o, const Catalog& c)
+      : o_(o), base_(base_options(o)), c_(c), rng_(mix64(o.seed ^ 0x636f7272656374ULL)) {}
+
+  Summary run(std::FILE* data_file, std::FILE* truth_file, std::FILE* lots_file) {
+    const auto counts = allocate();
+    sample(counts);
+    Writer data(data_file), truth(truth_file);
+    Lots lots;
+    const sv eol = o_.crlf ? sv("\r\n") : sv("\n");
+    for (std::size_t i = 0; i < c_.field_names.size(); ++i) {
+      if (i) data.put('|');
+      data.put(c_.field_names[i]);
+    }
+    data.put(eol);
+    truth.put("line\tvax_event_id\texpected\tcodes\taction\tcase\tbase_line\tchanged\n");
+    auto gen = std::make_unique<Generator>(base_, c_);
+    std::size_t p = 0;
+    for (std::uint64_t n = 0; p < picks_.size(); ++n) {
+      gen->next(n);
+      while (p < picks_.size() && picks_[p].index == n) emit(*gen, picks_[p++], data, truth, eol, lots);
+    }
+    data.flush();
+    truth.flush();
+    lots.write(lots_file, summary_);
+    return summary_;
+  }
+
+ private:
+  struct Pick {
+    std::uint64_t index;  // base record (0-based)
+    int kase;
+  };
+
+  static bool unknown_case(int k) { return k == kUpdateUnknown || k == kDeleteUnknown; }
+
+  // Lines per case: largest remainders of records * weight / total, then every case with a
+  // weight gets at least one line when there are enough lines.
+  std::array<std::uint64_t, kCaseCount> allocate() const {
+    std::array<std::uint64_t, kCaseCount> counts{};
+    double total = 0;
+    for (double w : o_.mix) total += w;
+    std::array<double, kCaseCount> frac{};
+    std::uint64_t given = 0;
+    for (int k = 0; k < kCaseCount; ++k) {
+      const double exact = static_cast<double>(o_.records) * o_.mix[k] / total;
+      counts[k] = static_cast<std::uint64_t>(exact);
+      frac[k] = exact - static_cast<double>(counts[k]);
+      given += counts[k];
+    }
+    while (given < o_.records) {
+      int best = -1;
+      for (int k = 0; k < kCaseCount; ++k)
+        if (o_.mix[k] > 0 && (best < 0 || frac[k] > frac[best])) best = k;
+      ++counts[best];
+      frac[best] = -1;
+      ++given;
+      if (std::all_of(frac.begin(), frac.end(), [](double f) { return f < 0; }))
+        for (int k = 0; k < kCaseCount; ++k) frac[k] = o_.mix[k] > 0 ? 0.0 : -1.0;
+    }
+    int positive = 0;
+    for (double w : o_.mix) positive += w > 0;
+    if (o_.records >= static_cast<std::uint64_t>(positive)) {
+      for (int k = 0; k < kCaseCount; ++k) {
+        if (o_.mix[k] <= 0 || counts[k] > 0) continue;
+        const auto most = std::max_element(counts.begin(), counts.end());
+        --*most;
+        ++counts[k];
+      }
+    }
+    return counts;
+  }
+
+  void reservoir(std::vector<std::uint64_t>& kept, std::uint64_t capacity, std::uint64_t& seen,
+                 std::uint64_t n) {
+    if (capacity == 0) return;
+    if (kept.size() < capacity) kept.push_back(n);
+    else if (const std::uint64_t j = rng_.next() % (seen + 1); j < capacity) kept[j] = n;
+    ++seen;
+  }
+
+  void sample(const std::array<std::uint64_t, kCaseCount>& counts) {
+    const std::uint64_t need_rejected = counts[kAddFixed];
+    std::uint64_t need_loaded = 0;
+    for (int k : {kUpdate, kUpdateSame, kDelete, kAddConflict, kAddSame}) need_loaded += counts[k];
+    std::vector<std::uint64_t> rejected, loaded;
+    std::uint64_t seen_rejected = 0, seen_loaded = 0;
+    {
+      auto gen = std::make_unique<Generator>(base_, c_);
+      for (std::uint64_t n = 0; n < base_.records; ++n) {
+        gen->next(n);
+        if (gen->error() >= 0) reservoir(rejected, need_rejected, seen_rejected, n);
+        else if (gen->warning() < 0) reservoir(loaded, need_loaded, seen_loaded, n);
+      }
+    }
+    auto too_few = [&](const char* what, std::uint64_t have, std::uint64_t need, const char* cases) {
+      throw std::runtime_error(std::string("the base file (")
+                                   .append(std::to_string(base_.records))
+                                   .append(" records, seed ")
+                                   .append(std::to_string(base_.seed))
+                                   .append(") has ")
+                                   .append(std::to_string(have))
+                                   .append(what)
+                                   .append(" but the mix needs ")
+                                   .append(std::to_string(need))
+                                   .append(" for ")
+                                   .append(cases)
+                                   .append(": raise --base-records, lower --records or change --mix"));
+    };
+    if (seen_rejected < need_rejected) too_few(" rejected records", seen_rejected, need_rejected, "add-fixed");
+    if (seen_loaded < need_loaded)
+      too_few(" clean loaded records", seen_loaded, need_loaded,
+              "update, update-same, delete, add-conflict and add-same");
+    for (std::size_t i = loaded.size(); i > 1; --i)
+      std::swap(loaded[i - 1], loaded[rng_.next() % i]);
+    for (std::uint64_t n : rejected) picks_.push_back({n, kAddFixed});
+    std::size_t next = 0;
+    for (int k : {kUpdate, kUpdateSame, kDelete, kAddConflict, kAddSame})
+      for (std::uint64_t i = 0; i < counts[k]; ++i) picks_.push_back({loaded[next++], k});
+    // Never-sent ids carry the content of some base record (any: its valid form).
+    for (int k : {kUpdateUnknown, kDeleteUnknown})
+      for (std::uint64_t i = 0; i < counts[k]; ++i) picks_.push_back({rng_.next() % base_.records, k});
+    std::stable_sort(picks_.begin(), picks_.end(),
+                     [](const Pick& a, const Pick& b) { return a.index < b.index; });
+  }
+
+  // Changes one value of a valid record so that it stays valid; returns the field's name.
+  sv change_one(std::array<sv, kFieldCount>& f) {
+    enum { kChangeLot, kChangeSite, kChangeRoute, kChangeInventory, kChangeReason };
+    int what;
+    if (f[kRefusal] == "YES") {
+      what = rng_.chance(0.6) ? kChangeInventory : kChangeReason;
+    } else {
+      const double u = rng_.unit();
+      what = u < 0.35 ? kChangeLot : u < 0.65 ? kChangeSite : u < 0.75 ? kChangeRoute : kChangeInventory;
+    }
+    switch (what) {
+      case kChangeLot: {
+        // Another lot of the same product: the manufacturer's shape, a different number.
+        sv lot;
+        do lot = lot_text(a_, f[kMvx], rng_.next()); while (lot == f[kLot]);
+        f[kLot] = lot;
+        return c_.field_names[kLot];
+      }
+      case kChangeSite: {
+        sv site;
+        if (f[kSite].empty()) site = rng_.chance(0.5) ? sv("LD") : sv("RD");
+        else do site = rng_.pick(ref::kSites); while (site == f[kSite]);
+        f[kSite] = site;
+        return c_.field_names[kSite];
+      }
+      case kChangeRoute:
+        // Not IM <-> C28161: both say intramuscular, so a reader mapping one to the other
+        // would see no change.
+        f[kRoute] = f[kRoute].empty() ? sv("IM") : sv("SC");
+        return c_.field_names[kRoute];
+      case kChangeInventory:
+        f[kInventory] = f[kInventory] == "STATE" ? sv("FEDERAL") : sv("STATE");
+        return c_.field_names[kInventory];
+      default: {
+        static constexpr sv kReasons[] = {"00", "01", "02", "03"};
+        sv reason;
+        do reason = rng_.pick(kReasons); while (reason == f[kRefusalReason]);
+        f[kRefusalReason] = reason;
+        return c_.field_names[kRefusalReason];
+      }
+    }
+  }
+
+  void emit(const Generator& gen, const Pick& pick, Writer& data, Writer& truth, sv eol, Lots& lots) {
+    a_.reset();
+    std::array<sv, kFieldCount> f;
+    std::copy(gen.valid_fields(), gen.valid_fields() + kFieldCount, f.begin());
+    const int k = pick.kase;
+    const bool unknown = unknown_case(k);
+    if (unknown) f[kEventId] = a_.put("EV").put(gen.tag()).num(900000000 + ++unknown_serial_, 9).take();
+    sv changed;
+    if (k == kUpdate || k == kAddConflict) changed = change_one(f);
+    f[kAction] = (k == kAddFixed || k == kAddConflict || k == kAddSame) ? sv("A")
+                 : (k == kDelete || k == kDeleteUnknown)                 ? sv("D")
+                                                                         : sv("U");
+    int outcome;  // index in kOutcomes
+    sv code;
+    switch (k) {
+      case kAddFixed: outcome = 0; break;
+      case kUpdate: outcome = 1; break;
+      case kDelete: outcome = 2; break;
+      case kUpdateSame:
+      case kAddSame: outcome = 3; break;
+      case kAddConflict: outcome = 4; code = "CVMS_EVENT_CONFLICT"; break;
+      default: outcome = 4; code = "CVMS_UNKNOWN_EVENT"; break;
+    }
+    if (o_.corrections_error_rate > 0 && rng_.chance(o_.corrections_error_rate)) {
+      // A record error is found before the store sees the record: it wins over any store code.
+      outcome = 4;
+      switch (rng_.below(3)) {
+        case 0: f[kSex] = "X"; code = "NCVR_CODE"; break;
+        case 1: f[kZip] = "12AB4"; code = "NCVR_FORMAT"; break;
+        default: f[kLast] = sv(); code = "NCVR_REQUIRED"; break;
+      }
+    }
+    for (std::size_t i = 0; i < kFieldCount; ++i) {
+      if (i) data.put('|');
+      data.put(f[i]);
+    }
+    data.put(eol);
+    truth.num(summary_.records + 2);
+    truth.put('\t');
+    truth.put(f[kEventId]);
+    truth.put('\t');
+    truth.put(kOutcomes[static_cast<std::size_t>(outcome)]);
+    truth.put('\t');
+    truth.put(code);
+    truth.put('\t');
+    truth.put(f[kAction]);
+    truth.put('\t');
+    truth.put(kCaseNames[static_cast<std::size_t>(k)]);
+    truth.put('\t');
+    if (!unknown) truth.num(pick.index + 2);
+    truth.put('\t');
+    truth.put(changed);
+    truth.put('\n');
+
+    ++summary_.records;
+    ++summary_.case_counts[static_cast<std::size_t>(k)];
+    ++summary_.outcome_counts[static_cast<std::size_t>(outcome)];
+    summary_.rejected += outcome == 4;
+    summary_.refusals += f[kRefusal] == "YES";
+    count_race(summary_, f[kRace1], f[kEthnicity], outcome != 4);
+    if (outcome == 0 && f[kInventory] == "STATE" && f[kRefusal] == "NO")
+      lots.add(normalized_pin(f[kPin]), gen.sale_ndc(), f[kLot]);
+  }
+
+  const Options& o_;
+  const Options base_;
+  const Catalog& c_;
+  Rng rng_;
+  std::vector<Pick> picks_;
+  std::uint64_t unknown_serial_ = 0;
+  Arena a_;
+  Summary summary_;
+};
+
 }  // namespace
 
 Summary generate(const Options& options, const Catalog& catalog, std::FILE* data,
-                 std::FILE* truth) {
+                 std::FILE* truth, std::FILE* lots) {
   validate(options);
+  if (options.corrections) {
+    validate(base_options(options));
+    auto corrections = std::make_unique<Corrections>(options, catalog);
+    return corrections->run(data, truth, lots);
+  }
   auto gen = std::make_unique<Generator>(options, catalog);
-  return gen->run(data, truth);
+  return gen->run(data, truth, lots);
 }
+
+namespace {
+// A FILE* writing into memory (open_memstream), freed whatever happens.
+class MemFile {
+ public:
+  MemFile() : f_(open_memstream(&buf_, &len_)) {
+    if (!f_) throw std::runtime_error("open_memstream failed");
+  }
+  MemFile(const MemFile&) = delete;
+  MemFile& operator=(const MemFile&) = delete;
+  ~MemFile() {
+    if (f_) std::fclose(f_);
+    std::free(buf_);
+  }
+  std::FILE* get() const { return f_; }
+  std::string take() {
+    std::fclose(f_);
+    f_ = nullptr;
+    return std::string(buf_, len_);
+  }
+
+ private:
+  char* buf_ = nullptr;
+  std::size_t len_ = 0;
+  std::FILE* f_;
+};
+}  // namespace
 
 InMemory generate_to_memory(const Options& options, const Catalog& catalog) {
   InMemory out;
-  char* data_buf = nullptr;
-  char* truth_buf = nullptr;
-  std::size_t data_len = 0, truth_len = 0;
-  std::FILE* data = open_memstream(&data_buf, &data_len);
-  std::FILE* truth = open_memstream(&truth_buf, &truth_len);
-  if (!data || !truth) throw std::runtime_error("open_memstream failed");
-  try {
-    out.summary = generate(options, catalog, data, truth);
-  } catch (...) {
-    std::fclose(data);
-    std::fclose(truth);
-    std::free(data_buf);
-    std::free(truth_buf);
-    throw;
-  }
-  std::fclose(data);
-  std::fclose(truth);
-  out.data.assign(data_buf, data_len);
-  out.truth.assign(truth_buf, truth_len);
-  std::free(data_buf);
-  std::free(truth_buf);
+  MemFile data, truth, lots;
+  out.summary = generate(options, catalog, data.get(), truth.get(), lots.get());
+  out.data = data.take();
+  out.truth = truth.take();
+  out.lots = lots.take();
   return out;
 }
 

@@ -29,6 +29,37 @@ inline constexpr std::array<std::string_view, 2> kWarningCodes = {"NCVR_NDC_UNIT
 
 inline constexpr std::size_t kFieldCount = 50;
 
+// Where a file goes (nc-rules.md "Environments and test files"): production, staging with PHI
+// (HIE validation), or QA/UAT without real patients.
+enum class Environment { kProd, kPhi, kNophi };
+// "PROD", "PHI", "NOPHI" (case-sensitive); false for anything else.
+bool parse_environment(std::string_view text, Environment& out) noexcept;
+
+// The cases a corrections file mixes; each names what the line does to the base file's event
+// and what the CVMS store must report (docs/generator.md "Corrections files").
+enum CorrectionCase : int {
+  kAddFixed,       // A of an event the base file had REJECTED, now valid: added
+  kUpdate,         // U of a loaded event with one value changed: updated
+  kUpdateSame,     // U identical to the loaded event: unchanged
+  kDelete,         // D of a loaded event: voided
+  kUpdateUnknown,  // U of an event id never sent: rejected CVMS_UNKNOWN_EVENT
+  kDeleteUnknown,  // D of an event id never sent: rejected CVMS_UNKNOWN_EVENT
+  kAddConflict,    // A of a loaded event with one value changed: rejected CVMS_EVENT_CONFLICT
+  kAddSame,        // A identical to the loaded event: unchanged
+  kCaseCount
+};
+inline constexpr std::array<std::string_view, kCaseCount> kCaseNames = {
+    "add-fixed",      "update",         "update-same",  "delete",
+    "update-unknown", "delete-unknown", "add-conflict", "add-same"};
+// Default weights of the mix (out of 100).
+inline constexpr std::array<double, kCaseCount> kDefaultMix = {10, 30, 10, 15, 5, 5, 10, 15};
+// Expected outcomes of a corrections line, as the truth file spells them.
+inline constexpr std::array<std::string_view, 5> kOutcomes = {"added", "updated", "voided",
+                                                              "unchanged", "rejected"};
+// Parses "add-fixed=10,update=30,..." (weights >= 0; a case not named gets 0). Throws
+// std::invalid_argument naming the problem.
+std::array<double, kCaseCount> parse_mix(std::string_view text);
+
 // A calendar date as days since 1970-01-01 (proleptic Gregorian).
 using Days = std::int32_t;
 Days days_from_civil(int year, unsigned month, unsigned day) noexcept;
@@ -85,7 +116,32 @@ struct Options {
   std::string truth;          // empty: <output>.truth.tsv
   std::string file_time;      // YYYYMMDDHHMMSS for a generated file name; empty: now (UTC)
   unsigned file_version = 1;
+  Environment environment = Environment::kProd;  // only picks the generated file name
+
+  // Race/ethnicity quality. Both negative (the default): the historical distribution (race_1
+  // UNK 1%, DECLINED 1%; ethnicity UNK 1%, DECLINED 1%, independently). Either set: share of
+  // recipients (so of otherwise-valid records) with race_1 and/or ethnicity UNK, resp. with
+  // race_1 and/or ethnicity DECLINED and neither UNK; the unset one then counts as 0.02.
+  double race_unknown_rate = -1;
+  double race_declined_rate = -1;
+  // Admin dates fall in the last N days before `today` (never before 2021-01-01); 0: the
+  // historical spread (half in 2021, half over 2021-01-01..today-1).
+  unsigned admin_days = 0;
+
+  // Corrections mode: the records are corrections of a base daily file that is regenerated
+  // (streamed, twice) from these same Options with records = base_records, seed = base_seed.
+  // `records` is then the number of corrections lines and `seed` drives the picks and changes.
+  bool corrections = false;
+  std::uint64_t base_records = 1000;
+  std::uint64_t base_seed = 1;
+  std::array<double, kCaseCount> mix = kDefaultMix;
+  double corrections_error_rate = 0.0;  // share of corrections lines with one injected error
+
+  std::string lots_out;  // CLI only: where generate()'s `lots` stream goes; empty: none
 };
+
+// The Options that regenerate the base daily file of a corrections run.
+Options base_options(const Options& corrections);
 
 struct Summary {
   std::uint64_t records = 0;
@@ -95,24 +151,56 @@ struct Summary {
   std::uint64_t repeats = 0;   // records for a recipient seen earlier in the file
   std::array<std::uint64_t, kErrorCodes.size()> error_counts{};
   std::array<std::uint64_t, kWarningCodes.size()> warning_counts{};
+  // Race/ethnicity over ALL records written (rejected ones too), from the values in the file:
+  // populated = race_1 and ethnicity each a code or DECLINED; unknown = race_1 or ethnicity
+  // UNK; a record with a blank or invalid race_1/ethnicity and no UNK is neither.
+  std::uint64_t race_populated = 0;
+  std::uint64_t race_unknown = 0;
+  // The same over the records expected to load.
+  std::uint64_t race_populated_loaded = 0;
+  std::uint64_t race_unknown_loaded = 0;
+  // Corrections mode: lines per case and per expected outcome (kOutcomes order).
+  std::array<std::uint64_t, kCaseCount> case_counts{};
+  std::array<std::uint64_t, kOutcomes.size()> outcome_counts{};
+  // The lots stream: distinct keys and total doses listed.
+  std::uint64_t lot_keys = 0;
+  std::uint64_t lot_doses = 0;
 };
 
-// `<ORG>COVID_<YYYYMMDDHHMMSS>_CVMS_PROD_PHI_DIRECT_V<version>.txt` (nc-rules.md).
+// The NCVR file name of nc-rules.md:
+//   PROD         <ORG>COVID_<ts>_CVMS_PROD_PHI_DIRECT_V<n>.txt
+//   PHI          <ORG>COVID_<ts>_CVMS_PHI_DIRECT_V<n>.txt
+//   NOPHI        <ORG>COVID_<ts>_CVMS_NOPHI_DIRECT_V<n>.txt
+//   corrections  <ORG>COVID_<ts>_CVMS_PROD_PHI_DIRECT_CORRECTIONS_V<n>.txt (PROD only: throws
+//                std::invalid_argument for corrections in another environment)
 std::string file_name_for_org(std::string_view org, std::string_view timestamp,
-                              unsigned version = 1);
+                              unsigned version = 1, Environment environment = Environment::kProd,
+                              bool corrections = false);
 
-// Throws std::invalid_argument for rates outside [0,1], error+warning+refusal > 1, or an org
-// that is not A-Z0-9.
+// Throws std::invalid_argument for rates outside [0,1], error+warning+refusal > 1, an org
+// that is not A-Z0-9, race unknown+declined > 1, corrections outside PROD, an empty mix.
 void validate(const Options& options);
 
-// Streams the data file to `data` and the truth TSV to `truth` (either may be null to skip it).
+// Streams the data file to `data`, the truth TSV to `truth` and the STATE lots TSV to `lots`
+// (any may be null to skip it). With options.corrections, writes a corrections file of the
+// base file named by base_options(options); memory stays bounded (the base is regenerated,
+// never held). Throws std::runtime_error when the base has too few records of a kind the mix
+// asks for.
+//
+// Daily truth:       line vax_event_id expected codes
+// Corrections truth: line vax_event_id expected codes action case base_line changed
+// Lots:              vtrcks_prov_pin ndc lot_number doses   (sorted; normalized as the loader
+//                    stores them: NCA + 6, unit-of-sale NDC 5-4-2; daily mode: every STATE
+//                    non-refusal dose expected to load; corrections mode: the lines expected
+//                    `added`)
 Summary generate(const Options& options, const Catalog& catalog, std::FILE* data,
-                 std::FILE* truth);
+                 std::FILE* truth, std::FILE* lots = nullptr);
 
 // Convenience for tests and small runs: the whole output in memory.
 struct InMemory {
   std::string data;
   std::string truth;
+  std::string lots;
   Summary summary;
 };
 InMemory generate_to_memory(const Options& options, const Catalog& catalog);

@@ -18,7 +18,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: ncvr_gen [options]\n"
     "Writes a synthetic NCVR v7.2 file (pipe-delimited, header line) and a ground-truth TSV.\n"
-    "  --records N          records to write (default 1000)\n"
+    "  --records N          records to write (default 1000; corrections lines with --corrections,\n"
+    "                       default 200)\n"
     "  --seed S             PRNG seed; same seed and options give the same bytes (default 1)\n"
     "  --org ORG            organization code, A-Z0-9 (default CAROLINAPHARM)\n"
     "  --output PATH        data file, or an existing directory: the file is then named\n"
@@ -39,7 +40,24 @@ constexpr const char* kUsage =
     "/ncvr-v7.2.tsv)\n"
     "  --file-time T        YYYYMMDDHHMMSS used in a generated file name (default: now, UTC)\n"
     "  --file-version N     the V<n> of a generated file name (default 1)\n"
-    "  --name-for-org       print the file name that would be generated for --org and exit\n"
+    "  --environment E      PROD (default), PHI (staging) or NOPHI (QA/UAT): the generated name\n"
+    "                       <ORG>COVID_<ts>_CVMS_{PROD_PHI|PHI|NOPHI}_DIRECT_V<n>.txt\n"
+    "  --race-unknown-rate R   share of recipients with race_1 and/or ethnicity UNK\n"
+    "  --race-declined-rate R  share with race_1 and/or ethnicity DECLINED (and no UNK); unset:\n"
+    "                       both as before (UNK 1%, DECLINED 1% each, independently); one set:\n"
+    "                       the other is 0.02\n"
+    "  --admin-days N       admin dates in the N days before --today (default: 2021-01-01 on)\n"
+    "  --lots-out PATH      TSV of STATE doses expected to load per (PIN, unit-of-sale NDC, lot)\n"
+    "  --corrections        write a corrections file (PROD only) of a base daily file generated\n"
+    "                       with --base-records/--base-seed and all the other options given here;\n"
+    "                       name <ORG>COVID_<ts>_CVMS_PROD_PHI_DIRECT_CORRECTIONS_V<n>.txt\n"
+    "  --base-records N     records of the base file (default 1000)\n"
+    "  --base-seed S        seed of the base file (default 1)\n"
+    "  --mix LIST           corrections mix as case=weight,... over add-fixed, update, update-same,\n"
+    "                       delete, update-unknown, delete-unknown, add-conflict, add-same (unnamed\n"
+    "                       cases 0; default 10,30,10,15,5,5,10,15 in that order)\n"
+    "  --corrections-error-rate R  share of corrections lines with one injected error (default 0)\n"
+    "  --name-for-org       print the file name that would be generated for the options and exit\n"
     "  --help               this text\n";
 
 struct UsageError : std::invalid_argument {
@@ -114,6 +132,7 @@ struct File {
 int run_cli(int argc, char** argv) {
   Options o;
   bool name_only = false;
+  bool records_given = false;
   std::string output = ".";
   try {
     for (int i = 1; i < argc; ++i) {
@@ -133,7 +152,10 @@ int run_cli(int argc, char** argv) {
       if (arg == "--help" || arg == "-h") {
         std::fputs(kUsage, stdout);
         return 0;
-      } else if (arg == "--records") o.records = parse_u64(arg, next());
+      } else if (arg == "--records") {
+        o.records = parse_u64(arg, next());
+        records_given = true;
+      }
       else if (arg == "--seed") o.seed = parse_u64(arg, next());
       else if (arg == "--org") o.org = next();
       else if (arg == "--output") output = next();
@@ -159,23 +181,42 @@ int run_cli(int argc, char** argv) {
         const std::uint64_t v = parse_u64(arg, next());
         if (v == 0 || v > 9999) throw UsageError("--file-version must be 1-9999");
         o.file_version = static_cast<unsigned>(v);
-      } else if (arg == "--name-for-org") name_only = true;
+      } else if (arg == "--environment") {
+        const std::string v = next();
+        if (!parse_environment(v, o.environment))
+          throw UsageError("--environment expects PROD, PHI or NOPHI, got '" + v + "'");
+      } else if (arg == "--race-unknown-rate") o.race_unknown_rate = parse_rate(arg, next());
+      else if (arg == "--race-declined-rate") o.race_declined_rate = parse_rate(arg, next());
+      else if (arg == "--admin-days") {
+        const std::uint64_t v = parse_u64(arg, next());
+        if (v == 0 || v > 100000) throw UsageError("--admin-days must be 1-100000");
+        o.admin_days = static_cast<unsigned>(v);
+      } else if (arg == "--lots-out") o.lots_out = next();
+      else if (arg == "--corrections") o.corrections = true;
+      else if (arg == "--base-records") o.base_records = parse_u64(arg, next());
+      else if (arg == "--base-seed") o.base_seed = parse_u64(arg, next());
+      else if (arg == "--mix") o.mix = parse_mix(next());
+      else if (arg == "--corrections-error-rate") o.corrections_error_rate = parse_rate(arg, next());
+      else if (arg == "--name-for-org") name_only = true;
       else throw UsageError("unknown option '" + arg + "' (see --help)");
     }
+    if (o.corrections && !records_given) o.records = 200;
     validate(o);
+    if (o.corrections) validate(base_options(o));
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "ncvr_gen: %s\n", e.what());
     return 2;
   }
 
   const std::string timestamp = o.file_time.empty() ? now_timestamp() : o.file_time;
-  const std::string generated_name = file_name_for_org(o.org, timestamp, o.file_version);
+  const std::string generated_name =
+      file_name_for_org(o.org, timestamp, o.file_version, o.environment, o.corrections);
   if (name_only) {
     std::printf("%s\n", generated_name.c_str());
     return 0;
   }
 
-  File data, truth;
+  File data, truth, lots;
   try {
     std::error_code ec;
     if (std::filesystem::is_directory(output, ec) || (!output.empty() && output.back() == '/'))
@@ -187,29 +228,69 @@ int run_cli(int argc, char** argv) {
     const bool same = !device && (o.truth == o.output || (std::filesystem::exists(o.truth, ec) &&
                                                           std::filesystem::equivalent(o.truth, o.output, ec)));
     if (same) throw std::runtime_error("--truth must differ from the data file");
+    if (!o.lots_out.empty() && (o.lots_out == o.output || o.lots_out == o.truth))
+      throw std::runtime_error("--lots-out must differ from the data and truth files");
     const Catalog catalog =
         Catalog::load(o.products_path.empty() ? default_products_path() : o.products_path,
                       o.layout_path.empty() ? default_layout_path() : o.layout_path);
-    for (const std::string& path : {o.output, o.truth}) {
+    for (const std::string& path : {o.output, o.truth, o.lots_out}) {
+      if (path.empty()) continue;
       const auto parent = std::filesystem::path(path).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
     }
     data.open(o.output);
     truth.open(o.truth);
-    const Summary s = generate(o, catalog, data.f.get(), truth.f.get());
+    if (!o.lots_out.empty()) lots.open(o.lots_out);
+    const Summary s = generate(o, catalog, data.f.get(), truth.f.get(), lots.f.get());
     data.commit();
     truth.commit();
+    if (!o.lots_out.empty()) lots.commit();
     // Counts and paths only: never a record's content.
-    std::printf(
-        "ncvr_gen: %llu records, %llu expected rejected, %llu with warnings, %llu refusals, "
-        "%llu repeat doses -> %s (truth: %s)\n",
-        static_cast<unsigned long long>(s.records), static_cast<unsigned long long>(s.rejected),
-        static_cast<unsigned long long>(s.warnings), static_cast<unsigned long long>(s.refusals),
-        static_cast<unsigned long long>(s.repeats), o.output.c_str(), o.truth.c_str());
+    using ull = unsigned long long;
+    std::string counts;
+    char buf[512];
+    if (o.corrections) {
+      std::snprintf(buf, sizeof buf, "%llu corrections of %llu base records (seed %llu):",
+                    static_cast<ull>(s.records), static_cast<ull>(o.base_records),
+                    static_cast<ull>(o.base_seed));
+      counts = buf;
+      for (std::size_t k = 0; k < kCaseNames.size(); ++k) {
+        std::snprintf(buf, sizeof buf, "%s %llu %.*s", k ? "," : "", static_cast<ull>(s.case_counts[k]),
+                      static_cast<int>(kCaseNames[k].size()), kCaseNames[k].data());
+        counts += buf;
+      }
+      counts += "; expected";
+      for (std::size_t k = 0; k < kOutcomes.size(); ++k) {
+        std::snprintf(buf, sizeof buf, "%s %llu %.*s", k ? "," : "", static_cast<ull>(s.outcome_counts[k]),
+                      static_cast<int>(kOutcomes[k].size()), kOutcomes[k].data());
+        counts += buf;
+      }
+      counts += ";";
+    } else {
+      std::snprintf(buf, sizeof buf,
+                    "%llu records, %llu expected rejected, %llu with warnings, %llu refusals, "
+                    "%llu repeat doses,",
+                    static_cast<ull>(s.records), static_cast<ull>(s.rejected),
+                    static_cast<ull>(s.warnings), static_cast<ull>(s.refusals),
+                    static_cast<ull>(s.repeats));
+      counts = buf;
+    }
+    std::snprintf(buf, sizeof buf, " %llu race/ethnicity populated, %llu unknown",
+                  static_cast<ull>(s.race_populated), static_cast<ull>(s.race_unknown));
+    counts += buf;
+    std::string lots_note;
+    if (!o.lots_out.empty()) {
+      std::snprintf(buf, sizeof buf, ", %llu keys, %llu doses)", static_cast<ull>(s.lot_keys),
+                    static_cast<ull>(s.lot_doses));
+      lots_note = std::string(" (lots: ").append(o.lots_out).append(buf);
+    }
+    std::printf("ncvr_gen: %s -> %s (truth: %s)%s\n", counts.c_str(), o.output.c_str(),
+                o.truth.c_str(), lots_note.c_str());
     return 0;
   } catch (const std::exception& e) {
     data.abandon();
     truth.abandon();
+    lots.abandon();
     std::fprintf(stderr, "ncvr_gen: %s\n", e.what());
     return 1;
   }

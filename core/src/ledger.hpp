@@ -23,6 +23,27 @@ struct RunCounts {
   bool add_up() const noexcept { return received == loaded + rejected + held; }
 };
 
+// Records of a file counted for the race and ethnicity gate (vaccination records only).
+struct RaceEthnicityCounts {
+  int64_t records = 0;
+  int64_t populated = 0;  // race and ethnicity both a code or DECLINED
+  int64_t unknown = 0;    // race or ethnicity UNK
+  RaceEthnicityCounts& operator+=(const RaceEthnicityCounts& o) noexcept {
+    records += o.records;
+    populated += o.populated;
+    unknown += o.unknown;
+    return *this;
+  }
+};
+
+// What the sink did with the loaded records (or would have, in a dry run).
+struct ChangeCounts {
+  int64_t added = 0;
+  int64_t updated = 0;
+  int64_t voided = 0;
+  int64_t unchanged = 0;
+};
+
 struct RunRecord {
   std::string run_id;
   std::string pipeline;
@@ -39,6 +60,29 @@ struct RunRecord {
   std::string message;  // no PHI: counts, codes, file names
   std::string error_file;
   int64_t pid = 0;
+  // Routing by North Carolina file name; empty/0 when the pipeline takes any name.
+  std::string pipeline_path;  // absolute, so `vaxetl rerun` finds it again
+  std::string environment;    // PROD | PHI | NOPHI
+  std::string org;            // ORGNAME of the file name
+  std::string format;         // NCVR | CVRS | VXU
+  int64_t file_version = 0;
+  bool corrections = false;
+  bool clean = false;         // loaded with nothing rejected or held (onboarding counts these)
+  RaceEthnicityCounts race_ethnicity;
+  ChangeCounts changes;
+  std::string gate;           // the race/ethnicity gate's verdict (no PHI)
+  std::string rerun_of;       // the run this one reran or resumed
+  std::string kept_path;      // a held input's kept copy
+  std::string superseded_by;  // the run that later loaded this held input
+};
+
+// A provider's automation state (the race and ethnicity gate pauses it).
+struct ProviderState {
+  std::string org;
+  std::string status = "active";  // active | paused
+  std::string changed_at;
+  std::string reason;             // why paused, or how it was resumed (no PHI)
+  std::string run_id;             // the run that paused or resumed it
 };
 
 class Ledger {
@@ -55,14 +99,38 @@ class Ledger {
   std::optional<RunRecord> find(const std::string& run_id);
   std::vector<RunRecord> recent(int limit);
 
+  // A load of this content for this pipeline and environment that succeeded, or is held (the
+  // file is already in hand), if any.
+  std::optional<RunRecord> loaded_or_held(const std::string& pipeline, const std::string& environment,
+                                          const std::string& sha256);
+  // Held runs of `org` not yet loaded by a later run, oldest first.
+  std::vector<RunRecord> held_runs(const std::string& org);
+  void supersede(const std::string& held_run_id, const std::string& by_run_id);
+  // The provider's recent runs (any environment), newest first.
+  std::vector<RunRecord> runs_of(const std::string& org, int limit);
+  // Race/ethnicity counts of the provider's PROD load runs started at or after `since` (ISO),
+  // held ones included, each input content counted once.
+  // `except_sha256`: the file being judged, counted by the caller.
+  RaceEthnicityCounts window(const std::string& org, const std::string& since,
+                             const std::string& except_sha256 = "");
+  // Clean runs of `org` per environment and format, for onboarding.
+  int64_t clean_runs(const std::string& org, const std::string& environment, const std::string& format);
+
+  ProviderState provider(const std::string& org);  // "active" when never seen
+  std::vector<ProviderState> providers();  // every org with a run or a state
+  void set_provider(const ProviderState& state);
+
  private:
+  void migrate();
   void mark_interrupted_runs();
-  std::vector<RunRecord> query(const std::string& where, const std::string& argument, int limit);
+  std::vector<RunRecord> query(const std::string& where, const std::vector<std::string>& arguments,
+                               int limit, bool oldest_first = false);
 
   std::unique_ptr<Poco::Data::Session> session_;
 };
 
 std::string utc_timestamp_iso();  // 2026-11-21T14:03:05.123Z
+std::string utc_timestamp_iso_days_ago(int days);
 std::string new_run_id();         // R20261121T140305Z-1a2b3c4d
 
 }  // namespace vaxetl

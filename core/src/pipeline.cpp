@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <type_traits>
 
 namespace vaxetl {
 
@@ -31,6 +32,15 @@ std::string join_lines(const std::vector<std::string>& problems) {
 
 PipelineError::PipelineError(std::vector<std::string> problems)
     : std::runtime_error(join_lines(problems)), problems_(std::move(problems)) {}
+
+EnvironmentLookup with_run_variables(EnvironmentLookup base, RunVariables variables) {
+  return [base = std::move(base), variables = std::move(variables)](const std::string& name)
+             -> std::optional<std::string> {
+    if (auto it = variables.find(name); it != variables.end()) return it->second;
+    if (name.starts_with("file.") || name.starts_with("run.")) return std::nullopt;
+    return base(name);
+  };
+}
 
 EnvironmentLookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -81,7 +91,7 @@ namespace {
 
 class Parser {
  public:
-  Parser(std::string path, const EnvironmentLookup& env) : path_(std::move(path)), env_(env) {}
+  Parser(std::string path, EnvironmentLookup env) : path_(std::move(path)), env_(std::move(env)) {}
 
   PipelineSpec parse() {
     YAML::Node root;
@@ -98,21 +108,26 @@ class Parser {
       problem(root, "a pipeline must be a mapping with source, transforms and sink");
       throw PipelineError(problems_);
     }
-    static const std::set<std::string> known = {"name",    "description", "plugin_paths",
-                                                "batch_size", "ledger",   "error_dir",
-                                                "source",  "transforms",  "sink", "mllp"};
+    static const std::set<std::string> known = {
+        "name",   "description", "plugin_paths", "batch_size", "ledger",
+        "error_dir", "source",   "transforms",   "sink",       "mllp",
+        "file_names", "file_format", "environments", "race_ethnicity_gate", "held_dir"};
     for (const auto& item : root) {
       const std::string key = item.first.as<std::string>();
       if (!known.count(key))
         problem(item.first, "unknown key '" + key +
                                 "'; known keys: name, description, plugin_paths, batch_size, "
-                                "ledger, error_dir, source, transforms, sink, mllp");
+                                "ledger, error_dir, held_dir, file_names, file_format, environments, "
+                                "race_ethnicity_gate, source, transforms, sink, mllp");
     }
     const std::string base_dir = fs::path(path_).parent_path().string();
+    route_environment(spec, root);  // first: every later value may use ${env.KEY}
     spec.name = scalar(root["name"], "name", fs::path(path_).stem().string());
     spec.description = scalar(root["description"], "description", "");
     spec.ledger = scalar(root["ledger"], "ledger", "var/ledger.sqlite");
     spec.error_dir = scalar(root["error_dir"], "error_dir", "var/errors");
+    spec.held_dir = scalar(root["held_dir"], "held_dir", "var/held");
+    race_ethnicity_gate(spec, root);
     const std::string batch = scalar(root["batch_size"], "batch_size", "10000");
     int64_t batch_size = 0;
     const auto [end, ec] = std::from_chars(batch.data(), batch.data() + batch.size(), batch_size);
@@ -231,8 +246,117 @@ class Parser {
     return stage;
   }
 
+  // ${env.KEY}: the routed environment's values, once the environments section is read.
+  void route_environment(PipelineSpec& spec, const YAML::Node& root) {
+    if (const auto node = root["file_names"]) {
+      const std::string policy = scalar(node, "file_names", "any");
+      if (policy == "nc-cvms") spec.nc_file_names = true;
+      else if (policy != "any") problem(node, "file_names must be nc-cvms or any");
+    }
+    if (const auto node = root["file_format"]) {
+      spec.file_format = scalar(node, "file_format", "");
+      if (spec.file_format != "NCVR" && spec.file_format != "CVRS" && spec.file_format != "VXU")
+        problem(node, "file_format must be NCVR, CVRS or VXU");
+    }
+    if (const auto node = root["environments"]) {
+      if (!node.IsMap()) {
+        problem(node, "environments must map PROD, PHI and NOPHI to their settings");
+      } else {
+        for (const auto& item : node) {
+          const std::string name = item.first.as<std::string>();
+          if (name != "PROD" && name != "PHI" && name != "NOPHI") {
+            problem(item.first, "unknown environment '" + name + "'; known: PROD, PHI, NOPHI");
+            continue;
+          }
+          if (!item.second.IsMap()) {
+            problem(item.second, "environments." + name + " must be a mapping of key: value");
+            continue;
+          }
+          for (const auto& entry : item.second) {
+            const std::string key = entry.first.as<std::string>();
+            spec.environments[name][key] =
+                scalar(entry.second, "environments." + name + "." + key, "");
+          }
+        }
+      }
+    }
+    if (spec.nc_file_names) {
+      for (const char* name : {"PROD", "PHI", "NOPHI"})
+        if (!spec.environments.count(name))
+          problem(root["file_names"], std::string("file_names: nc-cvms routes files by environment; "
+                                                  "add environments.") + name);
+    }
+    const auto chosen = env_("file.environment");
+    if (!chosen) return;
+    const auto settings = spec.environments.find(*chosen);
+    if (settings == spec.environments.end()) return;
+    env_ = [base = env_, values = settings->second](const std::string& name) -> std::optional<std::string> {
+      if (name.starts_with("env.")) {
+        if (auto it = values.find(name.substr(4)); it != values.end()) return it->second;
+        return std::nullopt;
+      }
+      return base(name);
+    };
+  }
+
+  void race_ethnicity_gate(PipelineSpec& spec, const YAML::Node& root) {
+    const auto node = root["race_ethnicity_gate"];
+    if (!node) return;
+    RaceEthnicityGateSpec& gate = spec.race_ethnicity_gate;
+    gate.enabled = true;
+    if (node.IsNull()) return;
+    if (!node.IsMap()) {
+      problem(node, "race_ethnicity_gate must be a mapping of setting: value");
+      return;
+    }
+    static const std::set<std::string> known = {"populated_min", "unknown_max", "goal_populated",
+                                                "goal_unknown_max", "window_days", "min_records",
+                                                "enabled"};
+    for (const auto& item : node) {
+      const std::string key = item.first.as<std::string>();
+      if (!known.count(key))
+        problem(item.first, "race_ethnicity_gate: unknown key '" + key +
+                                "'; known keys: enabled, populated_min, unknown_max, "
+                                "goal_populated, goal_unknown_max, window_days, min_records");
+    }
+    auto percent = [&](const char* key, double& out) {
+      const auto value = node[key];
+      if (!value) return;
+      const std::string text = scalar(value, std::string("race_ethnicity_gate.") + key, "");
+      double parsed = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+      if (ec != std::errc{} || end != text.data() + text.size() || parsed < 0 || parsed > 100)
+        problem(value, std::string("race_ethnicity_gate.") + key + " must be a percentage from 0 to 100");
+      else
+        out = parsed;
+    };
+    auto count = [&](const char* key, auto& out, int64_t low, int64_t high) {
+      const auto value = node[key];
+      if (!value) return;
+      const std::string text = scalar(value, std::string("race_ethnicity_gate.") + key, "");
+      int64_t parsed = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+      if (ec != std::errc{} || end != text.data() + text.size() || parsed < low || parsed > high)
+        problem(value, std::string("race_ethnicity_gate.") + key + " must be an integer from " +
+                           std::to_string(low) + " to " + std::to_string(high));
+      else
+        out = static_cast<std::remove_reference_t<decltype(out)>>(parsed);
+    };
+    if (const auto enabled = node["enabled"]) {
+      const std::string text = scalar(enabled, "race_ethnicity_gate.enabled", "true");
+      if (text != "true" && text != "false") problem(enabled, "race_ethnicity_gate.enabled must be true or false");
+      gate.enabled = text != "false";
+    }
+    percent("populated_min", gate.populated_min);
+    percent("unknown_max", gate.unknown_max);
+    percent("goal_populated", gate.goal_populated);
+    percent("goal_unknown_max", gate.goal_unknown_max);
+    count("window_days", gate.window_days, 1, 366);
+    count("min_records", gate.min_records, 0, 1000000000);
+  }
+
   std::string path_;
-  const EnvironmentLookup& env_;
+  EnvironmentLookup env_;
   std::vector<std::string> problems_;
 };
 

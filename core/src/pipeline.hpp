@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -45,6 +46,18 @@ struct StageSpec {
   SourceLocation location;
 };
 
+// North Carolina's race and ethnicity gate (nc-rules.md), per file and over a rolling window
+// per provider. Shares are percentages of a file's vaccination records.
+struct RaceEthnicityGateSpec {
+  bool enabled = false;         // on when the pipeline has a race_ethnicity_gate section
+  double populated_min = 97.0;  // below this a PROD file is held and the provider paused
+  double unknown_max = 3.0;     // above this likewise
+  double goal_populated = 99.0;   // reported when missed, never held for
+  double goal_unknown_max = 1.0;
+  int window_days = 30;         // the provider's rolling window
+  int64_t min_records = 50;     // smaller files are judged by the window alone
+};
+
 struct PipelineSpec {
   std::string path;
   std::string name;
@@ -56,6 +69,15 @@ struct PipelineSpec {
   StageSpec source;
   std::vector<StageSpec> transforms;
   StageSpec sink;
+  // file_names: nc-cvms requires every input to carry a North Carolina CVMS file name and
+  // routes it by environment; "any" (the default) takes any name.
+  bool nc_file_names = false;
+  std::string file_format;  // NCVR, CVRS or VXU: the file names this pipeline takes (empty: any)
+  // environments: PROD/PHI/NOPHI -> key -> value, reachable in stage config as ${env.KEY} for
+  // the input's environment (the stores are named here).
+  std::map<std::string, std::map<std::string, std::string>> environments;
+  RaceEthnicityGateSpec race_ethnicity_gate;
+  std::string held_dir;  // where held files are kept until they are resumed
   // `vaxetl serve` settings (optional `mllp:` section), validated where they are used.
   std::vector<ConfigValue> mllp;
   SourceLocation mllp_location;
@@ -68,6 +90,13 @@ EnvironmentLookup process_environment();
 // Replaces ${VAR} and ${VAR:-default}; "$$" is a literal "$". Throws std::invalid_argument
 // naming the variable when one is unset and has no default.
 std::string interpolate(const std::string& text, const EnvironmentLookup& env);
+
+// Run variables a file's route adds to the environment: file.org, file.environment (PROD, PHI,
+// NOPHI), file.format, file.version, file.corrections (true/false), file.timestamp, run.scratch
+// (a directory that lives for one run). ${env.KEY} reads the pipeline's environments section
+// for file.environment.
+using RunVariables = std::map<std::string, std::string>;
+EnvironmentLookup with_run_variables(EnvironmentLookup base, RunVariables variables);
 
 PipelineSpec parse_pipeline(const std::string& path, const EnvironmentLookup& env);
 

@@ -17,6 +17,7 @@
 
 #include "error_file.hpp"
 #include "file_digest.hpp"
+#include "race_ethnicity_gate.hpp"
 #include "vaxetl/sdk/batch.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
 #include "vaxetl/sdk/plugin.hpp"
@@ -202,6 +203,9 @@ class Run {
 
  private:
   void load();
+  void inspect_source_batch(const ArrowArray& array, std::vector<Finding>& findings);
+  void count_changes(const BatchInFlight& batch, const std::vector<std::pair<int64_t, uint32_t>>& outcomes);
+  void keep_held_copy();
   void write_error_lines(BatchInFlight& batch, ErrorFileWriter& errors);
   void write_replies(const BatchInFlight& batch);
   void produce(StageInstance& source, BatchQueue& queue, uint32_t batch_size);
@@ -225,6 +229,15 @@ class Run {
   std::size_t record_no_column_ = 0;
   std::size_t raw_column_ = 1;
   std::optional<std::size_t> event_id_column_;
+  std::optional<std::size_t> org_column_;
+  std::optional<std::size_t> race_column_;
+  std::optional<std::size_t> ethnicity_column_;
+  std::optional<std::size_t> record_type_column_;
+  std::optional<std::size_t> action_column_;
+  std::unique_ptr<ErrorFileWriter> changes_;  // RunOptions::list_changes
+  std::vector<uint32_t> row_outcomes_;        // per row of the batch in hand
+  bool held_ = false;                          // the pre-commit check held the file
+  PreCommitVerdict verdict_;
   uint64_t unreturned_after_refusal_ = 0;
   ProgressInfo progress_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
@@ -283,6 +296,89 @@ void Run::produce(StageInstance& source, BatchQueue& queue, uint32_t batch_size)
     if (api.progress) api.progress(source.handle(), &item.bytes_done, &item.bytes_total);
     if (!queue.push(std::move(item))) return;  // the consumer gave up
   }
+}
+
+// Checks the core makes on every source batch before any transform: the file name's
+// organization against each record's org_code, and the race/ethnicity tally.
+void Run::inspect_source_batch(const ArrowArray& array, std::vector<Finding>& findings) {
+  const sdk::BatchView view(array);
+  RaceEthnicityCounts& race = outcome_.record.race_ethnicity;
+  for (int64_t row = 0; row < view.rows(); ++row) {
+    if (org_column_ && options_.expected_org && view.text(*org_column_, row) != *options_.expected_org) {
+      findings.push_back(Finding{row, 0, "org_code", "FILE_ORG_MISMATCH", VAXETL_SEVERITY_ERROR,
+                                 "org_code is not the organization named in the file name (" +
+                                     *options_.expected_org +
+                                     "); send each organization's records in a file named for it"});
+    }
+    if (race_column_ && ethnicity_column_ &&
+        !(record_type_column_ && view.text(*record_type_column_, row) == "DEMOGRAPHICS"))
+      count_record(race, view.text(*race_column_, row), view.text(*ethnicity_column_, row));
+  }
+}
+
+const char* outcome_name(uint32_t outcome) {
+  switch (outcome) {
+    case VAXETL_OUTCOME_ADDED: return "added";
+    case VAXETL_OUTCOME_UPDATED: return "updated";
+    case VAXETL_OUTCOME_VOIDED: return "voided";
+    case VAXETL_OUTCOME_UNCHANGED: return "unchanged";
+  }
+  return "loaded";
+}
+
+void Run::count_changes(const BatchInFlight& batch, const std::vector<std::pair<int64_t, uint32_t>>& outcomes) {
+  ChangeCounts& changes = outcome_.record.changes;
+  row_outcomes_.assign(static_cast<std::size_t>(batch.rows()), 0);
+  for (const auto& [row, outcome] : outcomes) {
+    if (row < 0 || row >= batch.rows()) continue;
+    row_outcomes_[static_cast<std::size_t>(row)] = outcome;
+    if (batch.dispositions()[static_cast<std::size_t>(row)] != BatchInFlight::kLive) continue;
+    switch (outcome) {
+      case VAXETL_OUTCOME_ADDED: ++changes.added; break;
+      case VAXETL_OUTCOME_UPDATED: ++changes.updated; break;
+      case VAXETL_OUTCOME_VOIDED: ++changes.voided; break;
+      case VAXETL_OUTCOME_UNCHANGED: ++changes.unchanged; break;
+    }
+  }
+  if (!changes_) return;
+  // One line per record: what it did (or would do) to the store, and why when it did nothing.
+  std::vector<std::string> codes(static_cast<std::size_t>(batch.rows()));
+  for (const auto& f : batch.findings()) {
+    if (f.severity == VAXETL_SEVERITY_WARNING || f.row < 0 || f.row >= batch.rows()) continue;
+    std::string& list = codes[static_cast<std::size_t>(f.row)];
+    if (!list.empty()) list += ',';
+    list += f.code;
+  }
+  const sdk::BatchView view(batch.source());
+  std::string line;
+  for (int64_t row = 0; row < batch.rows(); ++row) {
+    const auto index = static_cast<std::size_t>(row);
+    const uint8_t disposition = batch.dispositions()[index];
+    const char* what = disposition == BatchInFlight::kRejected ? "rejected"
+                       : disposition == BatchInFlight::kHeld   ? "held"
+                                                               : outcome_name(row_outcomes_[index]);
+    line.clear();
+    line += std::to_string(view.int64(record_no_column_, row));
+    line += '|';
+    if (event_id_column_) line += view.text(*event_id_column_, row);
+    line += '|';
+    line += action_column_ && !view.text(*action_column_, row).empty() ? view.text(*action_column_, row)
+                                                                        : std::string_view("A");
+    line += '|';
+    line += what;
+    line += '|';
+    line += codes[index];
+    changes_->add_reply(line);
+  }
+}
+
+void Run::keep_held_copy() {
+  // The held file must outlive whatever happens to the inbox: resume loads this copy.
+  const fs::path directory = fs::path(pipeline_.spec.held_dir) / outcome_.record.run_id;
+  fs::create_directories(directory);
+  const fs::path kept = directory / outcome_.record.input_name;
+  fs::copy_file(input_path_, kept, fs::copy_options::overwrite_existing);
+  outcome_.record.kept_path = fs::absolute(kept).string();
 }
 
 void Run::write_error_lines(BatchInFlight& batch, ErrorFileWriter& errors) {
@@ -371,6 +467,15 @@ void Run::load() {
     record_no_column_ = index.column(canonical::kRecordNo);
     raw_column_ = index.column(canonical::kRaw);
     if (index.has("vax_event_id")) event_id_column_ = index.column("vax_event_id");
+    auto optional_column = [&](const char* name) -> std::optional<std::size_t> {
+      if (index.has(name)) return index.column(name);
+      return std::nullopt;
+    };
+    org_column_ = optional_column("org_code");
+    race_column_ = optional_column("recip_race_1");
+    ethnicity_column_ = optional_column("recip_ethnicity");
+    record_type_column_ = optional_column("record_type");
+    action_column_ = optional_column("action_code");
     if (replies_ && index.has("_reply")) reply_column_ = index.column("_reply");
   }
   if (replies_ && !reply_column_) {
@@ -424,6 +529,7 @@ void Run::load() {
       }
       progress_.bytes_done = item.bytes_done;
       progress_.bytes_total = item.bytes_total;
+      inspect_source_batch(item.array, item.findings);
       BatchInFlight batch(std::exchange(item.array, ArrowArray{}), std::move(item.findings));
       for (auto& t : transforms) {
         ArrowArray out{};
@@ -440,6 +546,7 @@ void Run::load() {
           with_retry([&] { return sink.plugin().sink->write(sink.handle(), batch.view(), &err); });
       check(sink.plugin(), "write", status, err);
       batch.add_findings(sink.plugin(), sink.host().take_findings());
+      count_changes(batch, sink.host().take_outcomes());
 
       counts.received += batch.rows();
       counts.rejected += batch.count(BatchInFlight::kRejected);
@@ -462,10 +569,18 @@ void Run::load() {
                                               std::to_string(counts.loaded) + " + rejected " +
                                               std::to_string(counts.rejected) + " + held " +
                                               std::to_string(counts.held));
-    err = {};
-    check(sink.plugin(), "commit",
-          with_retry([&] { return sink.plugin().sink->commit(sink.handle(), &err); }), err);
-    sink_open = false;
+    if (options_.before_commit) {
+      verdict_ = options_.before_commit(record);
+      held_ = verdict_.hold && options_.mode == VAXETL_MODE_LOAD;
+    }
+    if (held_) {
+      rollback_sink();  // nothing of a held file is loaded; resume loads it whole
+    } else {
+      err = {};
+      check(sink.plugin(), "commit",
+            with_retry([&] { return sink.plugin().sink->commit(sink.handle(), &err); }), err);
+      sink_open = false;
+    }
   } catch (...) {
     stop_producer();
     rollback_sink();
@@ -476,6 +591,7 @@ void Run::load() {
 
 RunOutcome Run::execute() {
   RunRecord& record = outcome_.record;
+  record = options_.facts;
   record.run_id = new_run_id();
   record.pipeline = pipeline_.spec.name;
   record.input_path = input_path_;
@@ -496,12 +612,16 @@ RunOutcome Run::execute() {
   Ledger ledger(pipeline_.spec.ledger);
 
   if (options_.mode == VAXETL_MODE_LOAD && !options_.force) {
-    if (auto previous = ledger.successful_load(pipeline_.spec.name, record.input_sha256)) {
+    if (auto previous = ledger.loaded_or_held(pipeline_.spec.name, record.environment, record.input_sha256)) {
       record.status = "skipped";
-      record.message = "this file (sha256 " + record.input_sha256.substr(0, 12) +
-                       "...) was already loaded by run " + previous->run_id + " at " +
-                       previous->ended_at + "; nothing to do. Use --force to process it again "
-                       "(records already stored stay unchanged).";
+      record.message = previous->status == "held"
+                           ? "this file (sha256 " + record.input_sha256.substr(0, 12) +
+                                 "...) is already held by run " + previous->run_id +
+                                 "; vaxetl resume " + previous->org + " loads it"
+                           : "this file (sha256 " + record.input_sha256.substr(0, 12) +
+                                 "...) was already loaded by run " + previous->run_id + " at " +
+                                 previous->ended_at + "; nothing to do. Use --force to process it again "
+                                 "(records already stored stay unchanged).";
       record.ended_at = utc_timestamp_iso();
       ledger.start(record);
       ledger.finish(record);
@@ -523,6 +643,11 @@ RunOutcome Run::execute() {
   } else {
     errors_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name);
   }
+  if (options_.list_changes) {
+    changes_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name,
+                                                 ErrorFileWriter::Kind::Replies, "changes");
+    changes_->add_reply("line|vax_event_id|action|outcome|codes");
+  }
 
   RunCounts& counts = record.counts;
   try {
@@ -531,6 +656,22 @@ RunOutcome Run::execute() {
     record.message = options_.mode == VAXETL_MODE_VALIDATE
                          ? "validated; no data was changed (loaded counts what would load)"
                          : "loaded";
+    if (held_) {
+      // Held, not lost: every loadable record is counted held, and the file is kept to resume.
+      counts.held += counts.loaded;
+      counts.loaded = 0;
+      record.changes = {};
+      record.status = "held";
+      record.message = "held, nothing loaded: " + verdict_.gate;
+      keep_held_copy();
+    }
+    record.gate = verdict_.gate;
+    for (const auto& note : verdict_.notes) {
+      errors_->add(0, "", 0, "", severity_letter(note.severity), note.code, note.message, "");
+      ++outcome_.findings_by_code[note.code];
+    }
+    record.clean = record.status == "succeeded" && counts.rejected == 0 && counts.held == 0 &&
+                   verdict_.counts_as_clean;
   } catch (const std::exception& e) {
     const auto* failure = dynamic_cast<const StageFailure*>(&e);
     const bool input_refused = failure != nullptr && failure->status() == VAXETL_INVALID_DATA;
@@ -559,6 +700,7 @@ RunOutcome Run::execute() {
     counts.loaded = 0;
     spdlog::error("run {}: {}", record.run_id, record.message);
   }
+  if (changes_) outcome_.changes_file = changes_->publish();
   const std::string findings_file = errors_->publish();
   record.error_file = replies_ ? replies_->publish() : findings_file;
   if (replies_) spdlog::info("run {}: findings file {}", record.run_id, findings_file);

@@ -1,7 +1,12 @@
 // The vaxetl command line (Poco::Util::Application).
 //
-//   vaxetl run PIPELINE --input FILE [--force] [--batch-size N]
+//   vaxetl run PIPELINE --input FILE [--force] [--dry-run] [--batch-size N]
 //   vaxetl validate PIPELINE --input FILE
+//   vaxetl rerun RUN_ID [--ledger FILE | --pipeline PIPELINE]
+//   vaxetl resume ORG [--ledger FILE | --pipeline PIPELINE]
+//   vaxetl providers [--ledger FILE | --pipeline PIPELINE]
+//   vaxetl COMMAND ...   runs vaxetl-COMMAND (next to this program) when it exists, e.g.
+//                        vaxetl inventory (plugins/cvms_sink)
 //   vaxetl check PIPELINE
 //   vaxetl plugins [--pipeline PIPELINE]
 //   vaxetl runs [--ledger FILE | --pipeline PIPELINE] [--limit N]
@@ -14,6 +19,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -24,6 +31,8 @@
 #include <thread>
 
 #include "../logging.hpp"
+#include "../operations.hpp"
+#include "../race_ethnicity_gate.hpp"
 #include "../pipeline.hpp"
 #include "../runner.hpp"
 #include "../serve/serve.hpp"
@@ -36,12 +45,19 @@ using Poco::Util::OptionCallback;
 constexpr const char* kUsage =
     "COMMAND [ARGS] [OPTIONS]\n"
     "Commands:\n"
-    "  run PIPELINE --input FILE     validate and load FILE through PIPELINE\n"
+    "  run PIPELINE --input FILE     validate and load FILE through PIPELINE (routed by its\n"
+    "                                North Carolina file name); --dry-run lists what each\n"
+    "                                record would change and changes nothing\n"
     "  validate PIPELINE --input FILE  everything but the load: writes the error file,\n"
     "                                changes no data\n"
     "  check PIPELINE                validate the pipeline and its plugins without input\n"
     "  plugins                       list installed plugins (name, version, kind, ABI, path)\n"
     "  runs                          show recent runs from the ledger\n"
+    "  rerun RUN_ID                  run a ledger run's input again (e.g. after a code-set update)\n"
+    "  resume ORG                    unpause a provider and load its held files in order\n"
+    "  providers                     each provider's status, onboarding stage, race/ethnicity\n"
+    "                                rates and last runs\n"
+    "  inventory receive|show        record vaccine shipments, show on-hand doses (vaxetl-inventory)\n"
     "  serve PIPELINE                listen for HL7 over MLLP (the pipeline's mllp: section),\n"
     "                                queue and ACK every message, load queued batches; stops\n"
     "                                cleanly on SIGTERM or Ctrl-C\n"
@@ -73,6 +89,8 @@ class VaxetlApp : public Poco::Util::Application {
     add("ledger", "l", "run ledger file (default ${VAXETL_HOME:-var}/ledger.sqlite)", "FILE", &VaxetlApp::onValue);
     add("limit", "n", "rows to show (runs)", "N", &VaxetlApp::onValue);
     add("no-progress", "", "never print the progress line", nullptr, &VaxetlApp::onValue);
+    add("dry-run", "", "run: show what each record would change; change nothing", nullptr, &VaxetlApp::onValue);
+    add("window-days", "", "providers: the race/ethnicity window (default 30)", "N", &VaxetlApp::onValue);
   }
 
   void onHelp(const std::string&, const std::string&) {
@@ -103,6 +121,9 @@ class VaxetlApp : public Poco::Util::Application {
       if (command == "check") return checkCommand(rest);
       if (command == "plugins") return pluginsCommand();
       if (command == "runs") return runsCommand();
+      if (command == "rerun") return rerunCommand(rest);
+      if (command == "resume") return resumeCommand(rest);
+      if (command == "providers") return providersCommand();
       if (command == "serve") return serveCommand(rest);
     } catch (const vaxetl::PipelineError& e) {
       std::cerr << e.what() << "\n";
@@ -134,9 +155,26 @@ class VaxetlApp : public Poco::Util::Application {
                 << " PIPELINE --input FILE\n";
       return vaxetl::kExitUsage;
     }
-    const auto pipeline = bind(args[0]);
     vaxetl::RunOptions options;
+    if (!parseRunOptions(options, mode)) return vaxetl::kExitUsage;
+    vaxetl::FileRunRequest request;
+    request.pipeline_path = args[0];
+    request.input_path = *value("input");
+    request.options = options;
+    try {
+      return report(vaxetl::run_file(request, vaxetl::process_environment()), options);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "vaxetl: " << e.what() << "\n";
+      return vaxetl::kExitUsage;
+    }
+  }
+
+  bool parseRunOptions(vaxetl::RunOptions& options, vaxetl_run_mode mode) {
     options.mode = mode;
+    if (value("dry-run")) {
+      options.mode = VAXETL_MODE_VALIDATE;
+      options.list_changes = true;
+    }
     options.force = value("force").has_value();
     if (auto size = value("batch-size")) {
       try {
@@ -145,7 +183,7 @@ class VaxetlApp : public Poco::Util::Application {
         options.batch_size = static_cast<uint32_t>(parsed);
       } catch (const std::exception&) {
         std::cerr << "vaxetl: --batch-size must be an integer from 1 to 1000000\n";
-        return vaxetl::kExitUsage;
+        return false;
       }
     }
     const bool show_progress = ::isatty(STDERR_FILENO) != 0 && !value("no-progress");
@@ -159,24 +197,121 @@ class VaxetlApp : public Poco::Util::Application {
         std::fflush(stderr);
       };
     }
-    const auto outcome = vaxetl::run_pipeline(pipeline, *value("input"), options);
-    if (show_progress) std::fprintf(stderr, "\n");
-    const auto& r = outcome.record;
-    std::cout << "run:        " << r.run_id << "\n"
-              << "status:     " << r.status << "\n"
-              << "received:   " << r.counts.received << "\n"
-              << "loaded:     " << r.counts.loaded << (mode == VAXETL_MODE_VALIDATE ? " (would load)" : "") << "\n"
-              << "rejected:   " << r.counts.rejected << "\n"
-              << "held:       " << r.counts.held << "\n"
-              << "warnings:   " << r.counts.warnings << "\n";
-    if (!r.error_file.empty()) std::cout << "error file: " << r.error_file << "\n";
-    if (!outcome.findings_by_code.empty()) {
-      std::cout << "findings by code:\n";
-      for (const auto& [code, count] : outcome.findings_by_code)
-        std::cout << "  " << code << ": " << count << "\n";
+    return true;
+  }
+
+  // Prints every run a request made (a recovery loads held files too); no PHI, only counts.
+  static int report(const vaxetl::FileRunResult& result, const vaxetl::RunOptions& options) {
+    if (options.on_progress) std::fprintf(stderr, "\n");
+    const bool validating = options.mode == VAXETL_MODE_VALIDATE;
+    bool first = true;
+    for (const auto& outcome : result.runs) {
+      const auto& r = outcome.record;
+      if (!first) std::cout << "\n";
+      first = false;
+      std::cout << "run:        " << r.run_id << "\n";
+      if (!r.rerun_of.empty()) std::cout << "repeats:    " << r.rerun_of << "\n";
+      if (!r.environment.empty())
+        std::cout << "file:       " << r.format << " " << r.environment << (r.corrections ? " corrections" : "")
+                  << " from " << r.org << " (V" << r.file_version << ")\n";
+      std::cout << "status:     " << r.status << "\n"
+                << "received:   " << r.counts.received << "\n"
+                << "loaded:     " << r.counts.loaded << (validating ? " (would load)" : "") << "\n"
+                << "rejected:   " << r.counts.rejected << "\n"
+                << "held:       " << r.counts.held << "\n"
+                << "warnings:   " << r.counts.warnings << "\n";
+      const auto& c = r.changes;
+      if (c.added + c.updated + c.voided + c.unchanged > 0)
+        std::cout << "changes:    " << c.added << " added, " << c.updated << " updated, " << c.voided
+                  << " voided, " << c.unchanged << " unchanged" << (validating ? " (would be)" : "") << "\n";
+      if (!r.gate.empty()) std::cout << "race/eth:   " << r.gate << "\n";
+      if (r.status == "succeeded" || r.status == "validated")
+        std::cout << "clean:      " << (r.clean ? "yes" : "no") << "\n";
+      if (!r.error_file.empty()) std::cout << "error file: " << r.error_file << "\n";
+      if (!outcome.changes_file.empty()) std::cout << "changes:    " << outcome.changes_file << "\n";
+      if (!r.kept_path.empty()) std::cout << "kept:       " << r.kept_path << "\n";
+      if (!outcome.findings_by_code.empty()) {
+        std::cout << "findings by code:\n";
+        for (const auto& [code, count] : outcome.findings_by_code)
+          std::cout << "  " << code << ": " << count << "\n";
+      }
+      if (r.status != "succeeded" && r.status != "validated") std::cout << "message:    " << r.message << "\n";
     }
-    if (r.status != "succeeded" && r.status != "validated") std::cout << "message:    " << r.message << "\n";
-    return outcome.exit_code;
+    return result.exit_code;
+  }
+
+  std::string ledgerPath() const {
+    if (auto ledger = value("ledger")) return *ledger;
+    if (auto pipeline = value("pipeline")) {
+      const auto env = vaxetl::with_run_variables(vaxetl::process_environment(),
+                                                  {{"file.environment", "PROD"}, {"file.org", "ORG"}});
+      return vaxetl::parse_pipeline(*pipeline, env).ledger;
+    }
+    return vaxetl::interpolate("${VAXETL_HOME:-var}/ledger.sqlite", vaxetl::process_environment());
+  }
+
+  int rerunCommand(const ArgVec& args) {
+    if (args.size() != 1) {
+      std::cerr << "usage: vaxetl rerun RUN_ID [--ledger FILE | --pipeline PIPELINE] [--dry-run]\n";
+      return vaxetl::kExitUsage;
+    }
+    vaxetl::RunOptions options;
+    if (!parseRunOptions(options, VAXETL_MODE_LOAD)) return vaxetl::kExitUsage;
+    try {
+      return report(vaxetl::rerun(ledgerPath(), args[0], options, vaxetl::process_environment()), options);
+    } catch (const std::runtime_error& e) {
+      std::cerr << "vaxetl: " << e.what() << "\n";
+      return vaxetl::kExitInputMissing;
+    }
+  }
+
+  int resumeCommand(const ArgVec& args) {
+    if (args.size() != 1) {
+      std::cerr << "usage: vaxetl resume ORG [--ledger FILE | --pipeline PIPELINE]\n";
+      return vaxetl::kExitUsage;
+    }
+    vaxetl::RunOptions options;
+    if (!parseRunOptions(options, VAXETL_MODE_LOAD)) return vaxetl::kExitUsage;
+    const std::string ledger = ledgerPath();
+    const auto result = vaxetl::resume_provider(ledger, args[0], "resumed by an operator", options,
+                                                vaxetl::process_environment());
+    std::cout << "provider " << args[0] << " resumed; held files loaded: " << result.runs.size() << "\n";
+    if (result.runs.empty()) return vaxetl::kExitOk;
+    std::cout << "\n";
+    return report(result, options);
+  }
+
+  int providersCommand() {
+    int window_days = 30;
+    if (auto n = value("window-days")) window_days = std::clamp(std::atoi(n->c_str()), 1, 366);
+    const auto reports = vaxetl::provider_reports(ledgerPath(), window_days, 3);
+    std::printf("%-20s %-8s %-36s %10s %9s %6s  %s\n", "ORG", "STATUS", "STAGE", "POPULATED", "UNKNOWN",
+                "HELD", "LAST RUNS");
+    for (const auto& p : reports) {
+      const double populated = vaxetl::populated_percent(p.window);
+      const double unknown = vaxetl::unknown_percent(p.window);
+      std::string runs;
+      for (const auto& r : p.last_runs) {
+        if (!runs.empty()) runs += ", ";
+        runs += r.run_id + " " + r.environment + " " + r.status;
+      }
+      char populated_text[32], unknown_text[32];
+      if (p.window.records == 0) {
+        std::snprintf(populated_text, sizeof(populated_text), "-");
+        std::snprintf(unknown_text, sizeof(unknown_text), "-");
+      } else {
+        std::snprintf(populated_text, sizeof(populated_text), "%.2f%%", populated);
+        std::snprintf(unknown_text, sizeof(unknown_text), "%.2f%%", unknown);
+      }
+      std::printf("%-20s %-8s %-36s %10s %9s %6lld  %s\n", p.state.org.c_str(), p.state.status.c_str(),
+                  p.stage.c_str(), populated_text, unknown_text, static_cast<long long>(p.held_files),
+                  runs.c_str());
+      if (p.state.status == "paused")
+        std::printf("%-20s paused %s by run %s: %s\n", "", p.state.changed_at.c_str(), p.state.run_id.c_str(),
+                    p.state.reason.c_str());
+    }
+    std::printf("rates: PROD files of the last %d days, each file once\n", window_days);
+    return vaxetl::kExitOk;
   }
 
   int serveCommand(const ArgVec& args) {
@@ -219,8 +354,11 @@ class VaxetlApp : public Poco::Util::Application {
       std::cerr << "usage: vaxetl check PIPELINE\n";
       return vaxetl::kExitUsage;
     }
-    const auto pipeline = bind(args[0]);
-    std::cout << vaxetl::describe(pipeline) << "OK: stages, config and columns agree\n";
+    const auto pipelines = vaxetl::bind_for_check(args[0], vaxetl::process_environment());
+    std::cout << vaxetl::describe(pipelines.front());
+    if (pipelines.size() > 1)
+      std::cout << "environments: PROD, PHI and NOPHI each bind (routed by North Carolina file names)\n";
+    std::cout << "OK: stages, config and columns agree\n";
     return vaxetl::kExitOk;
   }
 
@@ -251,14 +389,7 @@ class VaxetlApp : public Poco::Util::Application {
   static int kExitOkOrRefused(int refused) { return refused == 0 ? vaxetl::kExitOk : vaxetl::kExitPipelineInvalid; }
 
   int runsCommand() {
-    std::string ledger_path;
-    if (auto ledger = value("ledger")) {
-      ledger_path = *ledger;
-    } else if (auto pipeline = value("pipeline")) {
-      ledger_path = vaxetl::parse_pipeline(*pipeline, vaxetl::process_environment()).ledger;
-    } else {
-      ledger_path = vaxetl::interpolate("${VAXETL_HOME:-var}/ledger.sqlite", vaxetl::process_environment());
-    }
+    const std::string ledger_path = ledgerPath();
     int limit = 20;
     if (auto n = value("limit")) limit = std::max(1, std::atoi(n->c_str()));
     vaxetl::Ledger ledger(ledger_path);
@@ -280,7 +411,31 @@ class VaxetlApp : public Poco::Util::Application {
 
 }  // namespace
 
+// `vaxetl NAME ARGS` runs `vaxetl-NAME ARGS` from this program's directory when NAME is not a
+// built-in command: tools that belong to a plugin (vaxetl-inventory, from the CVMS sink) ship
+// with it, and the core stays free of their dependencies. Returns only when there is none.
+void run_companion_command(int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return;
+  const std::string name = argv[1];
+  for (const char* builtin : {"run", "validate", "check", "plugins", "runs", "serve", "rerun", "resume", "providers"})
+    if (name == builtin) return;
+  if (name.find('/') != std::string::npos || name.find('.') != std::string::npos) return;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return;
+  const std::string companion = (self.parent_path() / ("vaxetl-" + name)).string();
+  if (::access(companion.c_str(), X_OK) != 0) return;
+  std::vector<char*> arguments;
+  arguments.push_back(const_cast<char*>(companion.c_str()));
+  for (int i = 2; i < argc; ++i) arguments.push_back(argv[i]);
+  arguments.push_back(nullptr);
+  ::execv(companion.c_str(), arguments.data());
+  std::cerr << "vaxetl: cannot run " << companion << "\n";
+  std::exit(vaxetl::kExitRunFailed);
+}
+
 int main(int argc, char** argv) {
+  run_companion_command(argc, argv);
   // Before any SQLite use: every connection in vaxetl (the ledger, a sink's store) is used by
   // one thread at a time, so SQLite's per-call connection mutexes and its allocation counters
   // are pure overhead on the load path.

@@ -225,7 +225,7 @@ TEST_F(NcvrPipelineTest, RerunningTheSameFileChangesNothing) {
 
 TEST_F(NcvrPipelineTest, ValidateWritesErrorFileAndChangesNoData) {
   const fs::path input = generate(2000);
-  const auto outcome = run(input, vaxetl::RunOptions{VAXETL_MODE_VALIDATE, false, std::nullopt, {}});
+  const auto outcome = run(input, [] { vaxetl::RunOptions o; o.mode = VAXETL_MODE_VALIDATE; return o; }());
   EXPECT_EQ(outcome.record.status, "validated") << outcome.record.message;
   EXPECT_GT(outcome.record.counts.rejected, 0);
   EXPECT_TRUE(fs::exists(outcome.record.error_file));

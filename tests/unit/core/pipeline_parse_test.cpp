@@ -115,7 +115,8 @@ TEST_F(ParsePipeline, ReportsUnknownTopLevelKeyWithLineAndColumn) {
   EXPECT_EQ(parse_problems(path),
             (std::vector<std::string>{
                 path + ":4:1: unknown key 'error_directory'; known keys: name, description, "
-                       "plugin_paths, batch_size, ledger, error_dir, source, transforms, sink, mllp"}));
+                       "plugin_paths, batch_size, ledger, error_dir, held_dir, file_names, file_format, "
+                       "environments, race_ethnicity_gate, source, transforms, sink, mllp"}));
 }
 
 TEST_F(ParsePipeline, ReportsUnknownStageKeyWithLineAndColumn) {

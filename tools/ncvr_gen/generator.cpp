@@ -1033,7 +1033,7 @@ class Generator {
     // Who, and when.
     Recipient* r = nullptr;
     Days admin = 0;
-    if (rng_.chance(o_.repeat_rate) && pool_count_ > 0 && error_ != eBeforeEua) {
+    if (o_.admin_days == 0 && rng_.chance(o_.repeat_rate) && pool_count_ > 0 && error_ != eBeforeEua) {
       const std::uint64_t filled = std::min<std::uint64_t>(pool_count_, kRecipientPool);
       for (int attempt = 0; attempt < 4 && !r; ++attempt) {
         Recipient& cand = pool_[rng_.below(static_cast<std::uint32_t>(filled))];
@@ -1043,9 +1043,20 @@ class Generator {
         admin = std::min<Days>(r->last_admin + rng_.range(14, 300), last_admin_);
         ++summary_.repeats;
       }
+    } else if (o_.admin_days > 0 && rng_.chance(o_.repeat_rate) && pool_count_ > 0 &&
+               error_ != eBeforeEua) {
+      // A short window: the date first, then a recipient whose last dose is 14+ days earlier
+      // (none in a window under 15 days), so dates stay uniform over the window.
+      admin = random_admin();
+      const std::uint64_t filled = std::min<std::uint64_t>(pool_count_, kRecipientPool);
+      for (int attempt = 0; attempt < 4 && !r; ++attempt) {
+        Recipient& cand = pool_[rng_.below(static_cast<std::uint32_t>(filled))];
+        if (cand.last_admin <= admin - 14) r = &cand;
+      }
+      if (r) ++summary_.repeats;
     }
     if (!r) {
-      admin = random_admin();
+      if (admin == 0) admin = random_admin();
       r = &pool_[pool_count_ % kRecipientPool];
       ++pool_count_;
       new_recipient(*r, admin);

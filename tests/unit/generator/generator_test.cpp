@@ -860,6 +860,7 @@ TEST(NcvrGen, AdminDaysPutsValidDosesInTheLastDays) {
   const auto rows = parse(out);
   const RuleCheck check(o.today);
   int checked = 0;
+  std::map<gen::Days, int> per_day;
   for (const auto& r : rows) {
     EXPECT_EQ(check.codes(r.fields), string(r.codes)) << "line " << r.line;
     if (!clean(r)) continue;
@@ -867,9 +868,28 @@ TEST(NcvrGen, AdminDaysPutsValidDosesInTheLastDays) {
     ASSERT_TRUE(gen::parse_date(r.fields[kAdminDate], admin));
     EXPECT_GE(admin, o.today - 5);
     EXPECT_LT(admin, o.today);
+    ++per_day[admin];
     ++checked;
   }
   EXPECT_GT(checked, 3500);
+  EXPECT_EQ(per_day.size(), 5u);
+  for (const auto& [day, n] : per_day) EXPECT_GT(n, 500) << "dates spread over the window";
+  // A 30-day window still has repeat doses, each 14+ days after the recipient's previous one.
+  o.admin_days = 30;
+  const auto month = gen::generate_to_memory(o, catalog());
+  std::unordered_map<string_view, gen::Days> last;
+  int repeats = 0;
+  for (const auto& r : parse(month)) {
+    if (!clean(r)) continue;
+    gen::Days admin;
+    ASSERT_TRUE(gen::parse_date(r.fields[kAdminDate], admin));
+    const auto [it, inserted] = last.emplace(r.fields[kRecipId], admin);
+    if (inserted) continue;
+    ++repeats;
+    EXPECT_GE(admin, it->second + 14) << "line " << r.line;
+    it->second = admin;
+  }
+  EXPECT_GT(repeats, 100);
 }
 
 TEST(NcvrGen, LotsListEveryStateDoseExpectedToLoadNormalized) {

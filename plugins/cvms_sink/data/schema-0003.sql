@@ -122,4 +122,19 @@ ALTER TABLE loads ADD COLUMN records_unknown_event INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE loads ADD COLUMN records_event_voided INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE loads ADD COLUMN inventory_short_doses INTEGER NOT NULL DEFAULT 0;
 
+-- Version 2 recorded no receipts, so each STATE dose it loaded at a key still without receipts
+-- was taken with nothing on hand: record those shortfalls per load, as version 3 would have,
+-- so that no negative on_hand is left unexplained.
+INSERT INTO inventory_discrepancies (load_id, pin, ndc, lot_number, doses_short)
+  SELECT v.load_id, l.pin, v.ndc, v.lot_number, count(*)
+  FROM vaccinations v JOIN locations l ON l.location_id = v.location_id
+  WHERE v.inventory_source = 'STATE' AND coalesce(v.vax_refusal, '') <> 'YES'
+    AND v.ndc IS NOT NULL AND v.lot_number IS NOT NULL
+    AND EXISTS (SELECT 1 FROM inventory i WHERE i.pin = l.pin AND i.ndc = v.ndc
+                AND i.lot_number = v.lot_number AND i.doses_received = 0)
+  GROUP BY v.load_id, l.pin, v.ndc, v.lot_number;
+UPDATE loads SET inventory_short_doses =
+    (SELECT sum(d.doses_short) FROM inventory_discrepancies d WHERE d.load_id = loads.load_id)
+  WHERE load_id IN (SELECT load_id FROM inventory_discrepancies);
+
 INSERT INTO schema_version (version) VALUES (3);

@@ -327,7 +327,10 @@ struct CvmsStore::Impl {
     static std::once_flag registered;
     std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
     try {
-      return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY, path);
+      // Poco waits out its whole login timeout (60 s by default) before reporting a file that
+      // cannot be opened; opening a SQLite file takes no time, so fail fast instead.
+      constexpr std::size_t kOpenTimeoutSeconds = 5;
+      return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY, path, kOpenTimeoutSeconds);
     } catch (const Poco::Exception& e) {
       throw StoreError("CVMS store: cannot open the database " + path + ": " + e.displayText());
     }

@@ -151,7 +151,7 @@ struct Receipt {
   std::string ndc;         // unit-of-sale (carton) NDC, 5-4-2 with hyphens, as in products
   std::string lot_number;  // non-empty
   std::int64_t vials = 0;  // 1 .. kMaxVialsPerReceipt
-  std::string reference;   // shipment or order reference; empty: none. Unique when given
+  std::string reference = {};  // shipment or order reference; empty: none. Unique when given
 };
 inline constexpr std::int64_t kMaxVialsPerReceipt = 1'000'000;
 

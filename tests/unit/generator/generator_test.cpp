@@ -1122,7 +1122,8 @@ TEST(NcvrGen, CommandLineWritesABaseFileACorrectionsFileAndLots) {
   const auto base_lines = lines_of(base_data);
   const auto truth_lines = lines_of(corr_truth);
   ASSERT_EQ(truth_lines.size(), 201u);
-  const auto corr_lines = lines_of(slurp(file.string()));
+  const string corr_data = slurp(file.string());
+  const auto corr_lines = lines_of(corr_data);
   for (std::size_t i = 1; i < truth_lines.size(); ++i) {
     const auto t = split(truth_lines[i], '\t');
     if (t.at(5) != "add-same") continue;

@@ -280,8 +280,8 @@ int run_cli(int argc, char** argv) {
     counts += buf;
     std::string lots_note;
     if (!o.lots_out.empty()) {
-      std::snprintf(buf, sizeof buf, ", %llu keys, %llu doses)", static_cast<ull>(s.lot_keys),
-                    static_cast<ull>(s.lot_doses));
+      std::snprintf(buf, sizeof buf, ", %llu keys, %lld doses)", static_cast<ull>(s.lot_keys),
+                    static_cast<long long>(s.lot_doses));
       lots_note = std::string(" (lots: ").append(o.lots_out).append(buf);
     }
     std::printf("ncvr_gen: %s -> %s (truth: %s)%s\n", counts.c_str(), o.output.c_str(),

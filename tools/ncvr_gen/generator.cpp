@@ -469,17 +469,19 @@ void count_race(Summary& s, sv race1, sv ethnicity, bool loads) {
   }
 }
 
-// Distinct (PIN, unit-of-sale NDC, lot) keys of STATE doses, written sorted.
+// Distinct (PIN, unit-of-sale NDC, lot) keys of STATE doses, written sorted; keys whose
+// doses add up to 0 are left out.
 class Lots {
  public:
-  void add(sv pin, sv ndc, sv lot) {
+  void add(sv pin, sv ndc, sv lot, std::int64_t doses = 1) {
     key_.assign(pin.data(), pin.size()).append(1, '\t').append(ndc).append(1, '\t').append(lot);
-    ++lots_[key_];
+    lots_[key_] += doses;
   }
   void write(std::FILE* f, Summary& s) const {
     if (!f) return;
     std::string out = "vtrcks_prov_pin\tndc\tlot_number\tdoses\n";
     for (const auto& [key, doses] : lots_) {
+      if (doses == 0) continue;
       out.append(key).append(1, '\t').append(std::to_string(doses)).append(1, '\n');
       ++s.lot_keys;
       s.lot_doses += doses;
@@ -494,7 +496,7 @@ class Lots {
       throw std::runtime_error("write error on the lots file");
     out.clear();
   }
-  std::map<std::string, std::uint64_t, std::less<>> lots_;
+  std::map<std::string, std::int64_t, std::less<>> lots_;
   std::string key_;
 };
 
@@ -1600,8 +1602,14 @@ class Corrections {
     summary_.rejected += outcome == 4;
     summary_.refusals += f[kRefusal] == "YES";
     count_race(summary_, f[kRace1], f[kEthnicity], outcome != 4);
-    if (outcome == 0 && f[kInventory] == "STATE" && f[kRefusal] == "NO")
-      lots.add(normalized_pin(f[kPin]), gen.sale_ndc(), f[kLot]);
+    // Net change of STATE doses administered per inventory key: the base version (what the
+    // store holds) gives its dose back when updated or voided, the new version takes one.
+    auto state_dose = [](const sv* r) { return r[kInventory] == "STATE" && r[kRefusal] == "NO"; };
+    const sv* stored = gen.valid_fields();
+    if ((outcome == 1 || outcome == 2) && state_dose(stored))
+      lots.add(normalized_pin(stored[kPin]), gen.sale_ndc(), stored[kLot], -1);
+    if ((outcome == 0 || outcome == 1) && state_dose(f.data()))
+      lots.add(normalized_pin(f[kPin]), gen.sale_ndc(), f[kLot], 1);
   }
 
   const Options& o_;

@@ -162,9 +162,10 @@ struct Summary {
   // Corrections mode: lines per case and per expected outcome (kOutcomes order).
   std::array<std::uint64_t, kCaseCount> case_counts{};
   std::array<std::uint64_t, kOutcomes.size()> outcome_counts{};
-  // The lots stream: distinct keys and total doses listed.
+  // The lots stream: keys listed and the sum of their doses (a net change in corrections mode,
+  // which can be negative).
   std::uint64_t lot_keys = 0;
-  std::uint64_t lot_doses = 0;
+  std::int64_t lot_doses = 0;
 };
 
 // The NCVR file name of nc-rules.md:
@@ -191,8 +192,10 @@ void validate(const Options& options);
 // Corrections truth: line vax_event_id expected codes action case base_line changed
 // Lots:              vtrcks_prov_pin ndc lot_number doses   (sorted; normalized as the loader
 //                    stores them: NCA + 6, unit-of-sale NDC 5-4-2; daily mode: every STATE
-//                    non-refusal dose expected to load; corrections mode: the lines expected
-//                    `added`)
+//                    non-refusal dose expected to load; corrections mode: the net change in
+//                    STATE doses administered per key, +1 for an added or updated line's
+//                    new version, -1 for the base version of an updated or voided line;
+//                    keys netting 0 are left out)
 Summary generate(const Options& options, const Catalog& catalog, std::FILE* data,
                  std::FILE* truth, std::FILE* lots = nullptr);
 

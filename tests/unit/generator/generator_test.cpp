@@ -720,8 +720,8 @@ string loader_sale_ndc(string_view ndc) {
   return "?" + n;
 }
 
-std::map<string, std::uint64_t> parse_lots(const string& text) {
-  std::map<string, std::uint64_t> out;
+std::map<string, std::int64_t> parse_lots(const string& text) {
+  std::map<string, std::int64_t> out;
   const auto lines = lines_of(text);
   EXPECT_EQ(lines.at(0), "vtrcks_prov_pin\tndc\tlot_number\tdoses");
   for (std::size_t i = 1; i < lines.size(); ++i) {
@@ -729,7 +729,8 @@ std::map<string, std::uint64_t> parse_lots(const string& text) {
     EXPECT_EQ(t.size(), 4u);
     if (t.size() != 4) continue;
     const string key = string(t[0]) + "|" + string(t[1]) + "|" + string(t[2]);
-    EXPECT_TRUE(out.emplace(key, std::stoull(string(t[3]))).second) << "key listed twice: " << key;
+    EXPECT_TRUE(out.emplace(key, std::stoll(string(t[3]))).second) << "key listed twice: " << key;
+    EXPECT_NE(out[key], 0) << "a key netting 0 is left out";
   }
   return out;
 }
@@ -900,8 +901,8 @@ TEST(NcvrGen, LotsListEveryStateDoseExpectedToLoadNormalized) {
   const auto out = gen::generate_to_memory(o, catalog());
   const auto rows = parse(out);
   const auto lots = parse_lots(out.lots);
-  std::map<string, std::uint64_t> expected;
-  std::uint64_t doses = 0;
+  std::map<string, std::int64_t> expected;
+  std::int64_t doses = 0;
   for (const auto& r : rows) {
     if (r.expected != "loaded" || r.fields[kInventory] != "STATE" || r.fields[kRefusal] != "NO")
       continue;
@@ -914,7 +915,7 @@ TEST(NcvrGen, LotsListEveryStateDoseExpectedToLoadNormalized) {
   EXPECT_EQ(lots, expected);
   EXPECT_EQ(out.summary.lot_doses, doses);
   EXPECT_EQ(out.summary.lot_keys, lots.size());
-  EXPECT_GT(doses, 3000u);
+  EXPECT_GT(doses, 3000);
   EXPECT_LT(lots.size(), doses) << "a 30-day window shares lots between doses";
 }
 
@@ -1080,22 +1081,45 @@ TEST(NcvrGen, CorrectionsRefuseABaseTooSmallForTheMix) {
   EXPECT_THROW(gen::generate_to_memory(o, catalog()), std::runtime_error);
 }
 
-TEST(NcvrGen, CorrectionsLotsListTheAddedStateDoses) {
-  auto o = corrections_options(300, 13);
-  o.mix = gen::parse_mix("add-fixed=1,update=1");
+TEST(NcvrGen, CorrectionsLotsAreTheNetChangeInStateDoses) {
+  auto o = corrections_options(400, 13);
+  o.mix = gen::parse_mix("add-fixed=1,update=2,delete=1,update-same=1");
   o.base_records = 6000;
+  o.alt_form_rate = 0.2;
+  const auto base = gen::generate_to_memory(gen::base_options(o), catalog());
+  const auto base_lines = lines_of(base.data);
   const auto out = gen::generate_to_memory(o, catalog());
   const auto rows = parse_corrections(out);
   const auto lots = parse_lots(out.lots);
-  std::map<string, std::uint64_t> expected;
+  std::map<string, std::int64_t> expected;
+  auto count = [&](const std::vector<string_view>& f, int doses) {
+    if (f[kInventory] != "STATE" || f[kRefusal] != "NO") return;
+    const string_view pin = f[kPin];
+    expected[(pin.size() == 6 ? "NCA" + string(pin) : string(pin)) + "|" + loader_sale_ndc(f[kNdc]) +
+             "|" + string(f[kLot])] += doses;
+  };
+  int gives = 0, takes = 0;
   for (const auto& r : rows) {
-    if (r.expected != "added" || r.fields[kInventory] != "STATE" || r.fields[kRefusal] != "NO") continue;
-    const string_view pin = r.fields[kPin];
-    ++expected[(pin.size() == 6 ? "NCA" + string(pin) : string(pin)) + "|" +
-               loader_sale_ndc(r.fields[kNdc]) + "|" + string(r.fields[kLot])];
+    if (r.expected == "updated" || r.expected == "voided") {
+      count(split(base_lines.at(std::stoull(string(r.base_line)) - 1), '|'), -1);
+      ++gives;
+    }
+    if (r.expected == "added" || r.expected == "updated") {
+      count(r.fields, 1);
+      ++takes;
+    }
   }
+  for (auto it = expected.begin(); it != expected.end();)
+    it = it->second == 0 ? expected.erase(it) : std::next(it);
   EXPECT_EQ(lots, expected);
-  EXPECT_GT(expected.size(), 50u);
+  std::int64_t net = 0;
+  for (const auto& [key, doses] : expected) net += doses;
+  EXPECT_EQ(out.summary.lot_doses, net);
+  EXPECT_GT(gives, 100);
+  EXPECT_GT(takes, 100);
+  bool negative = false, positive = false;
+  for (const auto& [key, doses] : lots) (doses < 0 ? negative : positive) = true;
+  EXPECT_TRUE(negative && positive);
 }
 
 TEST(NcvrGen, CommandLineWritesABaseFileACorrectionsFileAndLots) {

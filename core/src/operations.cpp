@@ -123,7 +123,7 @@ PreCommitVerdict judge(const PipelineSpec& spec, const nc::FileName& name, const
   GateVerdict g = judge_race_ethnicity(gate, run.race_ethnicity, window, production, paused);
   if (bypass_gate && g.action != GateVerdict::Action::Load) {
     g.action = GateVerdict::Action::Load;
-    g.summary = "loaded on an operator's resume; " + g.summary;
+    g.summary = "loaded on an operator's resume or rerun; the gate said: " + g.summary;
   }
   action = g.action;
   verdict.gate = g.summary;
@@ -193,7 +193,7 @@ FileRunResult run_file(const FileRunRequest& request, const EnvironmentLookup& e
   FileRunResult result;
   result.runs.push_back(run_pipeline(pipeline, request.input_path, options));
   result.exit_code = result.runs.back().exit_code;
-  const RunRecord& run = result.runs.back().record;
+  const RunRecord run = result.runs.back().record;  // a copy: result.runs grows below
   if (request.options.mode != VAXETL_MODE_LOAD || run.status != "held") return result;
 
   Ledger ledger(spec.ledger);
@@ -243,6 +243,7 @@ FileRunResult rerun(const std::string& ledger_path, const std::string& run_id, c
   request.options = options;
   request.options.force = true;
   request.rerun_of = run_id;
+  request.bypass_gate = true;  // the operator chose to run this file again; the gate still reports
   FileRunResult result = run_file(request, env);
   const RunRecord& rerun_record = result.runs.front().record;
   if (previous->status == "held" && previous->superseded_by.empty() && rerun_record.status == "succeeded")
@@ -272,7 +273,7 @@ FileRunResult resume_provider(const std::string& ledger_path, const std::string&
     request.rerun_of = held.run_id;
     request.bypass_gate = true;
     FileRunResult one = run_file(request, env);
-    const RunRecord& loaded = one.runs.front().record;
+    const RunRecord loaded = one.runs.front().record;
     if (loaded.status == "succeeded") ledger.supersede(held.run_id, loaded.run_id);
     for (auto& r : one.runs) result.runs.push_back(std::move(r));
     if (loaded.status != "succeeded") {

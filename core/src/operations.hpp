@@ -17,7 +17,7 @@ struct FileRunRequest {
   std::string input_path;
   RunOptions options;        // mode, force, batch size, progress, list_changes
   std::string rerun_of;      // the ledger run this one repeats, if any
-  bool bypass_gate = false;  // an operator's resume: load even below the gate (still reported)
+  bool bypass_gate = false;  // an operator's resume or rerun: load even below the gate (still reported)
 };
 
 // Every run one request made: usually one; a paused provider's recovery also loads its held

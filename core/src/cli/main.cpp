@@ -228,7 +228,7 @@ class VaxetlApp : public Poco::Util::Application {
       if (r.status == "succeeded" || r.status == "validated")
         std::cout << "clean:      " << (r.clean ? "yes" : "no") << "\n";
       if (!r.error_file.empty()) std::cout << "error file: " << r.error_file << "\n";
-      if (!outcome.changes_file.empty()) std::cout << "changes:    " << outcome.changes_file << "\n";
+      if (!outcome.changes_file.empty()) std::cout << "change list: " << outcome.changes_file << "\n";
       if (!r.kept_path.empty()) std::cout << "kept:       " << r.kept_path << "\n";
       if (!outcome.findings_by_code.empty()) {
         std::cout << "findings by code:\n";

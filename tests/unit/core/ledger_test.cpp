@@ -5,6 +5,12 @@
 #include <regex>
 #include <string>
 
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+
+#include <tuple>
+#include <vector>
+
 #include "ledger.hpp"
 #include "vaxetl_test_support.hpp"
 
@@ -166,6 +172,150 @@ TEST(Ledger, RunIdsAndTimestampsHaveTheDocumentedShape) {
   const std::string now = utc_timestamp_iso();
   EXPECT_TRUE(std::regex_match(now, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)")))
       << now;
+}
+
+// The routing facts, gate counts and changes of a run come back as written.
+TEST(Ledger, KeepsRouteGateAndChangeFacts) {
+  test::TempDir dir;
+  Ledger ledger(dir / "ledger.sqlite");
+  RunRecord r = make_run("R1", "2026-11-20T08:00:00.000Z", "running");
+  r.pipeline_path = "/etc/vaxetl/ncvr-daily.yaml";
+  r.environment = "PROD";
+  r.org = "ACME";
+  r.format = "NCVR";
+  r.file_version = 3;
+  r.corrections = true;
+  r.rerun_of = "R0";
+  ledger.start(r);
+  r.status = "held";
+  r.race_ethnicity = {100, 90, 8};
+  r.changes = {5, 4, 3, 2};
+  r.gate = "held: below the production threshold";
+  r.kept_path = "/var/held/R1/file.txt";
+  ledger.finish(r);
+  const auto found = ledger.find("R1");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->pipeline_path, r.pipeline_path);
+  EXPECT_EQ(found->environment, "PROD");
+  EXPECT_EQ(found->org, "ACME");
+  EXPECT_EQ(found->format, "NCVR");
+  EXPECT_EQ(found->file_version, 3);
+  EXPECT_TRUE(found->corrections);
+  EXPECT_EQ(found->rerun_of, "R0");
+  EXPECT_EQ(found->race_ethnicity.populated, 90);
+  EXPECT_EQ(found->race_ethnicity.unknown, 8);
+  EXPECT_EQ(found->changes.updated, 4);
+  EXPECT_EQ(found->changes.voided, 3);
+  EXPECT_EQ(found->gate, r.gate);
+  EXPECT_EQ(found->kept_path, r.kept_path);
+}
+
+// A ledger written before routing existed gains the new columns and keeps its runs.
+TEST(Ledger, UpgradesALedgerFromBeforeRouting) {
+  test::TempDir dir;
+  const std::string path = dir / "old.sqlite";
+  {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session s("SQLite", path);
+    s << "CREATE TABLE runs (run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, input_path TEXT NOT NULL,"
+         " input_name TEXT NOT NULL, input_sha256 TEXT NOT NULL, mode TEXT NOT NULL,"
+         " started_at TEXT NOT NULL, ended_at TEXT, received INTEGER NOT NULL DEFAULT 0,"
+         " loaded INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0,"
+         " held INTEGER NOT NULL DEFAULT 0, warnings INTEGER NOT NULL DEFAULT 0,"
+         " status TEXT NOT NULL, message TEXT NOT NULL DEFAULT '', error_file TEXT NOT NULL DEFAULT '',"
+         " pid INTEGER NOT NULL DEFAULT 0)",
+        Poco::Data::Keywords::now;
+    s << "INSERT INTO runs (run_id, pipeline, input_path, input_name, input_sha256, mode, started_at, status)"
+         " VALUES ('R-old', 'nightly', '/in/a.txt', 'a.txt', 'aa11', 'load', '2026-01-01T00:00:00.000Z', 'succeeded')",
+        Poco::Data::Keywords::now;
+  }
+  Ledger ledger(path);
+  const auto old = ledger.find("R-old");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, "succeeded");
+  EXPECT_EQ(old->environment, "");
+  EXPECT_TRUE(ledger.loaded_or_held("nightly", "", "aa11"));
+}
+
+TEST(Ledger, HeldRunsAreFoundUntilSupersededAndSkipARepeat) {
+  test::TempDir dir;
+  Ledger ledger(dir / "ledger.sqlite");
+  for (const auto& [id, at, sha] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"R2", "2026-11-20T09:00:00.000Z", "b2"}, {"R1", "2026-11-20T08:00:00.000Z", "b1"}}) {
+    RunRecord r = make_run(id, at, "running", sha);
+    r.org = "ACME";
+    r.environment = "PROD";
+    ledger.start(r);
+    r.status = "held";
+    ledger.finish(r);
+  }
+  auto held = ledger.held_runs("ACME");
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].run_id, "R1");  // oldest first
+  EXPECT_EQ(held[1].run_id, "R2");
+  EXPECT_EQ(ledger.loaded_or_held("nightly", "PROD", "b1")->run_id, "R1");
+  EXPECT_FALSE(ledger.loaded_or_held("nightly", "PHI", "b1"));  // another environment's content
+  ledger.supersede("R1", "R3");
+  held = ledger.held_runs("ACME");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].run_id, "R2");
+  EXPECT_FALSE(ledger.loaded_or_held("nightly", "PROD", "b1"));
+}
+
+TEST(Ledger, WindowCountsEachProductionContentOnceWithinTheDays) {
+  test::TempDir dir;
+  Ledger ledger(dir / "ledger.sqlite");
+  auto add = [&](const std::string& id, const std::string& at, const std::string& sha, const std::string& environment,
+                 const std::string& status, RaceEthnicityCounts counts) {
+    RunRecord r = make_run(id, at, "running", sha);
+    r.org = "ACME";
+    r.environment = environment;
+    ledger.start(r);
+    r.status = status;
+    r.race_ethnicity = counts;
+    ledger.finish(r);
+  };
+  add("R1", "2026-11-01T00:00:00.000Z", "s1", "PROD", "succeeded", {100, 99, 1});
+  add("R2", "2026-11-10T00:00:00.000Z", "s2", "PROD", "held", {100, 80, 20});
+  add("R3", "2026-11-11T00:00:00.000Z", "s2", "PROD", "succeeded", {100, 80, 20});  // the held file resumed
+  add("R4", "2026-11-12T00:00:00.000Z", "s4", "PHI", "succeeded", {100, 0, 100});   // not production
+  add("R5", "2026-11-13T00:00:00.000Z", "s5", "PROD", "failed", {100, 0, 100});     // nothing counted
+  auto window = ledger.window("ACME", "2026-11-05T00:00:00.000Z");
+  EXPECT_EQ(window.records, 100);
+  EXPECT_EQ(window.unknown, 20);
+  window = ledger.window("ACME", "2026-10-01T00:00:00.000Z");
+  EXPECT_EQ(window.records, 200);
+  EXPECT_EQ(window.populated, 179);
+  EXPECT_EQ(ledger.window("ACME", "2026-10-01T00:00:00.000Z", "s2").records, 100);
+}
+
+TEST(Ledger, ProvidersKeepTheirStateAndCleanRuns) {
+  test::TempDir dir;
+  Ledger ledger(dir / "ledger.sqlite");
+  EXPECT_EQ(ledger.provider("ACME").status, "active");  // never seen: active
+  RunRecord r = make_run("R1", "2026-11-01T00:00:00.000Z", "running", "c1");
+  r.org = "BETA";
+  r.environment = "NOPHI";
+  r.format = "NCVR";
+  ledger.start(r);
+  r.status = "succeeded";
+  r.clean = true;
+  ledger.finish(r);
+  EXPECT_EQ(ledger.clean_runs("BETA", "NOPHI", "NCVR"), 1);
+  EXPECT_EQ(ledger.clean_runs("BETA", "PHI", "NCVR"), 0);
+
+  ProviderState paused{"ACME", "paused", "2026-11-02T00:00:00.000Z", "held: below", "R9"};
+  ledger.set_provider(paused);
+  EXPECT_EQ(ledger.provider("ACME").status, "paused");
+  EXPECT_EQ(ledger.provider("ACME").run_id, "R9");
+  paused.status = "active";
+  paused.reason = "resumed by an operator";
+  ledger.set_provider(paused);
+  EXPECT_EQ(ledger.provider("ACME").reason, "resumed by an operator");
+  const auto all = ledger.providers();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].org, "ACME");
+  EXPECT_EQ(all[1].org, "BETA");
 }
 
 }  // namespace

@@ -235,3 +235,92 @@ TEST_F(ParsePipeline, RefusesDocumentThatIsNotAMapping) {
 
 }  // namespace
 }  // namespace vaxetl
+
+namespace vaxetl {
+namespace {
+
+const std::string kRouted =
+    "file_names: nc-cvms\n"
+    "file_format: NCVR\n"
+    "environments:\n"
+    "  PROD: {store: /data/prod.sqlite}\n"
+    "  PHI: {store: /data/staging.sqlite}\n"
+    "  NOPHI: {store: \"${run.scratch}/nophi.sqlite\"}\n"
+    "source:\n"
+    "  plugin: lines\n"
+    "  config:\n"
+    "    org: ${file.org}\n"
+    "sink:\n"
+    "  plugin: capture\n"
+    "  config:\n"
+    "    output: ${env.store}\n";
+
+TEST_F(ParsePipeline, RoutedValuesComeFromTheFilesEnvironment) {
+  const std::string path = write("routed.yaml", kRouted);
+  for (const auto& [environment, store] : std::map<std::string, std::string>{
+           {"PROD", "/data/prod.sqlite"}, {"PHI", "/data/staging.sqlite"}, {"NOPHI", "/scratch/1/nophi.sqlite"}}) {
+    const PipelineSpec spec = parse_pipeline(
+        path, with_run_variables(env(), {{"file.environment", environment}, {"file.org", "ACME"}, {"run.scratch", "/scratch/1"}}));
+    EXPECT_TRUE(spec.nc_file_names);
+    EXPECT_EQ(spec.file_format, "NCVR");
+    ASSERT_EQ(spec.sink.config.size(), 1u);
+    EXPECT_EQ(spec.sink.config[0].value, store) << environment;
+    EXPECT_EQ(spec.source.config[0].value, "ACME");
+  }
+}
+
+TEST_F(ParsePipeline, RunVariablesNeverComeFromTheProcessEnvironment) {
+  // A stray file.org in the environment must not stand in for a file's route.
+  const std::string path = write("routed.yaml", kRouted);
+  const auto problems = parse_problems(path, with_run_variables(env({{"file.org", "STRAY"}}), {{"file.environment", "PROD"}, {"run.scratch", "/s"}}));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("file.org is not set"), std::string::npos) << problems[0];
+}
+
+TEST_F(ParsePipeline, RoutingNeedsEveryEnvironmentAndKnownNames) {
+  const std::string path = write("bad.yaml",
+                                 "file_names: nc-cvms\n"
+                                 "file_format: HL7\n"
+                                 "environments:\n"
+                                 "  PROD: {store: a}\n"
+                                 "  QA: {store: b}\n" + kMinimalStages);
+  const auto problems = parse_problems(path);
+  ASSERT_EQ(problems.size(), 4u);
+  EXPECT_NE(problems[0].find(":2:14: file_format must be NCVR, CVRS or VXU"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find(":5:3: unknown environment 'QA'; known: PROD, PHI, NOPHI"), std::string::npos) << problems[1];
+  EXPECT_NE(problems[2].find("add environments.PHI"), std::string::npos) << problems[2];
+  EXPECT_NE(problems[3].find("add environments.NOPHI"), std::string::npos) << problems[3];
+}
+
+TEST_F(ParsePipeline, ReadsTheRaceEthnicityGate) {
+  PipelineSpec spec = parse_pipeline(write("g.yaml",
+                                           "race_ethnicity_gate:\n"
+                                           "  populated_min: 95.5\n"
+                                           "  unknown_max: 4\n"
+                                           "  window_days: 14\n"
+                                           "  min_records: 0\n" + kMinimalStages),
+                                     env());
+  EXPECT_TRUE(spec.race_ethnicity_gate.enabled);
+  EXPECT_DOUBLE_EQ(spec.race_ethnicity_gate.populated_min, 95.5);
+  EXPECT_DOUBLE_EQ(spec.race_ethnicity_gate.unknown_max, 4);
+  EXPECT_DOUBLE_EQ(spec.race_ethnicity_gate.goal_populated, 99);
+  EXPECT_EQ(spec.race_ethnicity_gate.window_days, 14);
+  EXPECT_EQ(spec.race_ethnicity_gate.min_records, 0);
+  spec = parse_pipeline(write("none.yaml", kMinimalStages), env());
+  EXPECT_FALSE(spec.race_ethnicity_gate.enabled);
+
+  const auto problems = parse_problems(write("bad-gate.yaml",
+                                             "race_ethnicity_gate:\n"
+                                             "  populated_min: 120\n"
+                                             "  window_days: 0\n"
+                                             "  unknown: 3\n" + kMinimalStages));
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_NE(problems[0].find(":4:3: race_ethnicity_gate: unknown key 'unknown'"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find(":2:18: race_ethnicity_gate.populated_min must be a percentage from 0 to 100"),
+            std::string::npos) << problems[1];
+  EXPECT_NE(problems[2].find(":3:16: race_ethnicity_gate.window_days must be an integer from 1 to 366"),
+            std::string::npos) << problems[2];
+}
+
+}  // namespace
+}  // namespace vaxetl

@@ -116,7 +116,8 @@ void Ledger::migrate() {
   s << "CREATE INDEX IF NOT EXISTS runs_by_org ON runs (org, started_at)", now;
   s << "CREATE TABLE IF NOT EXISTS providers ("
        " org TEXT PRIMARY KEY, status TEXT NOT NULL, changed_at TEXT NOT NULL,"
-       " reason TEXT NOT NULL DEFAULT '', run_id TEXT NOT NULL DEFAULT '')",
+       " reason TEXT NOT NULL DEFAULT '', run_id TEXT NOT NULL DEFAULT '',"
+       " window_from TEXT NOT NULL DEFAULT '')",
       now;
 }
 
@@ -265,13 +266,14 @@ RaceEthnicityCounts Ledger::window(const std::string& org, const std::string& si
   std::string from = since;
   std::string except = except_sha256;
   RaceEthnicityCounts total;
-  // The latest counted run of each content: a rerun or a resumed held file counts once.
+  // Each content counts once, when it was first judged: a rerun or a resumed held file is not
+  // judged again, so it never counts twice nor re-enters a window that a resume restarted.
   *session_ << "SELECT COALESCE(SUM(race_records), 0), COALESCE(SUM(race_populated), 0),"
                " COALESCE(SUM(race_unknown), 0) FROM runs r WHERE r.rowid IN ("
-               "  SELECT MAX(rowid) FROM runs WHERE org = ? AND environment = 'PROD'"
-               "  AND mode = 'load' AND status IN ('succeeded', 'held') AND started_at >= ?"
-               "  AND input_sha256 <> ? GROUP BY input_sha256)",
-      use(o), use(from), use(except), into(total.records), into(total.populated), into(total.unknown), now;
+               "  SELECT MIN(rowid) FROM runs WHERE org = ? AND environment = 'PROD'"
+               "  AND mode = 'load' AND status IN ('succeeded', 'held') AND input_sha256 <> ?"
+               "  GROUP BY input_sha256) AND r.started_at >= ?",
+      use(o), use(except), use(from), into(total.records), into(total.populated), into(total.unknown), now;
   return total;
 }
 
@@ -286,9 +288,9 @@ int64_t Ledger::clean_runs(const std::string& org, const std::string& environmen
 
 ProviderState Ledger::provider(const std::string& org) {
   std::string o = org;
-  std::vector<std::string> status, changed_at, reason, run_id;
-  *session_ << "SELECT status, changed_at, reason, run_id FROM providers WHERE org = ?", use(o),
-      into(status), into(changed_at), into(reason), into(run_id), now;
+  std::vector<std::string> status, changed_at, reason, run_id, window_from;
+  *session_ << "SELECT status, changed_at, reason, run_id, window_from FROM providers WHERE org = ?", use(o),
+      into(status), into(changed_at), into(reason), into(run_id), into(window_from), now;
   ProviderState state;
   state.org = org;
   if (!status.empty()) {
@@ -296,6 +298,7 @@ ProviderState Ledger::provider(const std::string& org) {
     state.changed_at = changed_at[0];
     state.reason = reason[0];
     state.run_id = run_id[0];
+    state.window_from = window_from[0];
   }
   return state;
 }
@@ -311,10 +314,11 @@ std::vector<ProviderState> Ledger::providers() {
 
 void Ledger::set_provider(const ProviderState& state) {
   ProviderState s = state;
-  *session_ << "INSERT INTO providers (org, status, changed_at, reason, run_id) VALUES (?, ?, ?, ?, ?)"
-               " ON CONFLICT (org) DO UPDATE SET status = excluded.status,"
-               " changed_at = excluded.changed_at, reason = excluded.reason, run_id = excluded.run_id",
-      use(s.org), use(s.status), use(s.changed_at), use(s.reason), use(s.run_id), now;
+  *session_ << "INSERT INTO providers (org, status, changed_at, reason, run_id, window_from)"
+               " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org) DO UPDATE SET status = excluded.status,"
+               " changed_at = excluded.changed_at, reason = excluded.reason, run_id = excluded.run_id,"
+               " window_from = excluded.window_from",
+      use(s.org), use(s.status), use(s.changed_at), use(s.reason), use(s.run_id), use(s.window_from), now;
 }
 
 }  // namespace vaxetl

@@ -83,6 +83,9 @@ struct ProviderState {
   std::string changed_at;
   std::string reason;             // why paused, or how it was resumed (no PHI)
   std::string run_id;             // the run that paused or resumed it
+  // The race/ethnicity window starts no earlier than this (ISO; empty: no limit). A resume
+  // starts a fresh window, so the files it loaded do not pause the provider again.
+  std::string window_from;
 };
 
 class Ledger {
@@ -108,9 +111,9 @@ class Ledger {
   void supersede(const std::string& held_run_id, const std::string& by_run_id);
   // The provider's recent runs (any environment), newest first.
   std::vector<RunRecord> runs_of(const std::string& org, int limit);
-  // Race/ethnicity counts of the provider's PROD load runs started at or after `since` (ISO),
-  // held ones included, each input content counted once.
-  // `except_sha256`: the file being judged, counted by the caller.
+  // Race/ethnicity counts of the provider's PROD files first judged (loaded or held) at or
+  // after `since` (ISO), each content once. `except_sha256`: the file being judged, which the
+  // caller counts itself.
   RaceEthnicityCounts window(const std::string& org, const std::string& since,
                              const std::string& except_sha256 = "");
   // Clean runs of `org` per environment and format, for onboarding.

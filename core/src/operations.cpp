@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
@@ -82,7 +83,8 @@ FileRunResult refuse_name(const PipelineSpec& spec, const FileRunRequest& reques
   r.rerun_of = request.rerun_of;
   r.status = "rejected";
   r.message = "input refused whole, nothing read or loaded; the file is kept where it is: " + reason;
-  ErrorFileWriter errors(spec.error_dir, r.input_name);
+  ErrorFileWriter errors(spec.error_dir, r.input_name, ErrorFileWriter::Kind::Findings,
+                        request.options.mode == VAXETL_MODE_VALIDATE ? "validation" : "error");
   errors.add(0, "", 0, "", 'E', "FILE_NAME", reason, "");
   r.error_file = errors.publish();
   r.ended_at = utc_timestamp_iso();
@@ -96,6 +98,11 @@ FileRunResult refuse_name(const PipelineSpec& spec, const FileRunRequest& reques
   result.exit_code = outcome.exit_code;
   result.runs.push_back(std::move(outcome));
   return result;
+}
+
+// The provider's rolling window starts `days` ago, or at its last resume if that is later.
+std::string window_start(const ProviderState& provider, int days) {
+  return std::max(utc_timestamp_iso_days_ago(days), provider.window_from);
 }
 
 // The race/ethnicity gate and the onboarding checks, judged once every record went through.
@@ -116,8 +123,9 @@ PreCommitVerdict judge(const PipelineSpec& spec, const nc::FileName& name, const
   if (!gate.enabled || run.race_ethnicity.records == 0) return verdict;
   const bool production = name.environment == nc::Environment::Prod;
   Ledger ledger(spec.ledger);
-  const bool paused = ledger.provider(name.org).status == "paused";
-  RaceEthnicityCounts window = ledger.window(name.org, utc_timestamp_iso_days_ago(gate.window_days), run.input_sha256);
+  const ProviderState provider = ledger.provider(name.org);
+  const bool paused = provider.status == "paused";
+  RaceEthnicityCounts window = ledger.window(name.org, window_start(provider, gate.window_days), run.input_sha256);
   if (production) window += run.race_ethnicity;
   else window = run.race_ethnicity;
   GateVerdict g = judge_race_ethnicity(gate, run.race_ethnicity, window, production, paused);
@@ -128,7 +136,12 @@ PreCommitVerdict judge(const PipelineSpec& spec, const nc::FileName& name, const
   action = g.action;
   verdict.gate = g.summary;
   verdict.hold = g.action != GateVerdict::Action::Load;
-  if (verdict.hold) {
+  if (g.action == GateVerdict::Action::ResumeProvider) {
+    verdict.notes.push_back({"RACE_ETHNICITY_GATE", VAXETL_SEVERITY_HOLD,
+                             g.summary + ". Automation for " + name.org +
+                                 " resumes: its held files load first, in the order they came, then "
+                                 "this file in a run of its own, whose error file is the one returned"});
+  } else if (verdict.hold) {
     verdict.notes.push_back({"RACE_ETHNICITY_GATE", VAXETL_SEVERITY_HOLD,
                              g.summary + ". The file is held, not loaded and not lost; automation for " +
                                  name.org + " is paused until the rate recovers or an operator resumes it. "
@@ -282,6 +295,11 @@ FileRunResult resume_provider(const std::string& ledger_path, const std::string&
       return result;
     }
   }
+  // A fresh window from here: the files just loaded were judged already, and counting them
+  // again would pause the provider on its next file.
+  ProviderState resumed = ledger.provider(org);
+  resumed.window_from = utc_timestamp_iso();
+  ledger.set_provider(resumed);
   return result;
 }
 
@@ -293,7 +311,7 @@ std::vector<ProviderReport> provider_reports(const std::string& ledger_path, int
   for (const ProviderState& state : ledger.providers()) {
     ProviderReport report;
     report.state = state;
-    report.window = ledger.window(state.org, since);
+    report.window = ledger.window(state.org, std::max(since, state.window_from));
     report.held_files = static_cast<int64_t>(ledger.held_runs(state.org).size());
     report.last_runs = ledger.runs_of(state.org, runs_per_provider);
     bool in_production = false;

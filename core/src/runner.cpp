@@ -236,6 +236,7 @@ class Run {
   std::optional<std::size_t> action_column_;
   std::unique_ptr<ErrorFileWriter> changes_;  // RunOptions::list_changes
   std::vector<uint32_t> row_outcomes_;        // per row of the batch in hand
+  std::vector<uint8_t> rejected_by_source_;    // per row of the batch in hand
   bool held_ = false;                          // the pre-commit check held the file
   PreCommitVerdict verdict_;
   uint64_t unreturned_after_refusal_ = 0;
@@ -303,16 +304,30 @@ void Run::produce(StageInstance& source, BatchQueue& queue, uint32_t batch_size)
 void Run::inspect_source_batch(const ArrowArray& array, std::vector<Finding>& findings) {
   const sdk::BatchView view(array);
   RaceEthnicityCounts& race = outcome_.record.race_ethnicity;
+  rejected_by_source_.assign(static_cast<std::size_t>(view.rows()), 0);
+  for (const auto& f : findings)
+    if (f.severity == VAXETL_SEVERITY_ERROR && f.row >= 0 && f.row < view.rows())
+      rejected_by_source_[static_cast<std::size_t>(f.row)] = 1;
   for (int64_t row = 0; row < view.rows(); ++row) {
-    if (org_column_ && options_.expected_org && view.text(*org_column_, row) != *options_.expected_org) {
+    const std::string_view org = org_column_ ? view.text(*org_column_, row) : std::string_view{};
+    // An empty org_code is the source's to report (a required field, or a record it could not
+    // split into fields at all); only a different organization is a mismatch.
+    const bool other_org = org_column_ && options_.expected_org && !org.empty() && org != *options_.expected_org;
+    if (other_org) {
       findings.push_back(Finding{row, 0, "org_code", "FILE_ORG_MISMATCH", VAXETL_SEVERITY_ERROR,
                                  "org_code is not the organization named in the file name (" +
                                      *options_.expected_org +
                                      "); send each organization's records in a file named for it"});
     }
-    if (race_column_ && ethnicity_column_ &&
-        !(record_type_column_ && view.text(*record_type_column_, row) == "DEMOGRAPHICS"))
-      count_record(race, view.text(*race_column_, row), view.text(*ethnicity_column_, row));
+    if (!race_column_ || !ethnicity_column_ || other_org) continue;  // not this provider's record
+    if (record_type_column_ && view.text(*record_type_column_, row) == "DEMOGRAPHICS") continue;
+    const std::string_view race_1 = view.text(*race_column_, row);
+    const std::string_view ethnicity = view.text(*ethnicity_column_, row);
+    // A record the source rejected without mapping any of it (a wrong field count) says nothing
+    // about the provider's race and ethnicity data.
+    if (rejected_by_source_[static_cast<std::size_t>(row)] && org.empty() && race_1.empty() && ethnicity.empty())
+      continue;
+    count_record(race, race_1, ethnicity);
   }
 }
 
@@ -641,7 +656,10 @@ RunOutcome Run::execute() {
     errors_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name,
                                                 ErrorFileWriter::Kind::Findings, "findings");
   } else {
-    errors_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name);
+    // A validation's findings are for the operator, not a file to return: named apart.
+    errors_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name,
+                                                ErrorFileWriter::Kind::Findings,
+                                                options_.mode == VAXETL_MODE_VALIDATE ? "validation" : "error");
   }
   if (options_.list_changes) {
     changes_ = std::make_unique<ErrorFileWriter>(pipeline_.spec.error_dir, record.input_name,

@@ -212,7 +212,10 @@ TEST_F(NcRules, EachEnvironmentLoadsOnlyItsOwnStore) {
   EXPECT_EQ(runs[0]["status"], "succeeded");
   EXPECT_EQ(runs[0]["file"], "NCVR PROD from CAROLINAPHARM (V1)");
   EXPECT_EQ(number(runs[0], "loaded"), loaded);
+  EXPECT_EQ(number(runs[0], "rejected"), count_expected(truth, "rejected"));
   EXPECT_FALSE(fs::exists(store("cvms-staging.sqlite")));
+  // Records the source could not split (a wrong field count) are not also "another org's".
+  for (const auto& line : read_lines(runs[0]["error file"])) EXPECT_EQ(line.find("FILE_ORG_MISMATCH"), std::string::npos) << line;
 
   const fs::path phi = generate("--records 300 --seed 12 --environment PHI --file-time 20261120090000");
   runs = run("ncvr-daily.yaml", phi);
@@ -277,6 +280,8 @@ TEST_F(NcRules, RecordsOfAnotherOrganizationAreRejected) {
   int mismatches = 0;
   for (const auto& line : read_lines(runs[0]["error file"])) mismatches += line.find("|org_code|E|FILE_ORG_MISMATCH|") != std::string::npos;
   EXPECT_EQ(mismatches, 120);
+  // Another organization's records say nothing about this provider's race/ethnicity rate.
+  EXPECT_EQ(runs[0].count("race/eth"), 0u) << runs[0]["race/eth"];
 }
 
 TEST_F(NcRules, OnboardingCountsCleanNoPhiRunsOfAtLeast1500Records) {
@@ -365,6 +370,8 @@ TEST_F(Corrections, DryRunListsEveryRecordsChangeAndTouchesNothing) {
   EXPECT_EQ(runs[0]["status"], "validated");
   EXPECT_EQ(runs[0]["file"], "NCVR PROD corrections from CAROLINAPHARM (V1)");
   EXPECT_EQ(Sqlite(store()).fingerprint(), before);
+  // A dry run's findings are not an error file to return to the provider.
+  EXPECT_NE(runs[0]["error file"].find("_validation.txt"), std::string::npos) << runs[0]["error file"];
 
   const auto lines = read_lines(runs[0]["change list"]);
   ASSERT_EQ(lines.size(), truth_.size() + 1);
@@ -586,6 +593,11 @@ TEST_F(Gate, ProviderBelowTheThresholdIsHeldPausedAndResumedInOrder) {
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0]["status"], "succeeded") << "an operator's rerun is not held again";
   EXPECT_EQ(Sqlite(store()).fingerprint(), before);
+  EXPECT_EQ(provider_status(), "active");
+  // A resume starts a fresh window: the next clean file loads instead of pausing again.
+  runs = run("ncvr-daily.yaml", prod_file(54, "20261121080000", 0.0, 200));
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "succeeded") << runs[0]["race/eth"];
   EXPECT_EQ(provider_status(), "active");
 }
 

@@ -304,10 +304,11 @@ TEST(Ledger, ProvidersKeepTheirStateAndCleanRuns) {
   EXPECT_EQ(ledger.clean_runs("BETA", "NOPHI", "NCVR"), 1);
   EXPECT_EQ(ledger.clean_runs("BETA", "PHI", "NCVR"), 0);
 
-  ProviderState paused{"ACME", "paused", "2026-11-02T00:00:00.000Z", "held: below", "R9"};
+  ProviderState paused{"ACME", "paused", "2026-11-02T00:00:00.000Z", "held: below", "R9", "2026-11-02T00:00:00.000Z"};
   ledger.set_provider(paused);
   EXPECT_EQ(ledger.provider("ACME").status, "paused");
   EXPECT_EQ(ledger.provider("ACME").run_id, "R9");
+  EXPECT_EQ(ledger.provider("ACME").window_from, "2026-11-02T00:00:00.000Z");
   paused.status = "active";
   paused.reason = "resumed by an operator";
   ledger.set_provider(paused);

@@ -113,9 +113,12 @@ int main(int argc, char** argv) {
   double worst_rss = 0;
   for (std::size_t n = 0; n < sizes.size(); ++n) {
     const long records = sizes[n];
-    const std::string input = (work / ("ncvr_" + std::to_string(records) + ".txt")).string();
-    require_ok(run({bin + "/ncvr_gen", "--records", std::to_string(records), "--seed", "42",
-                    "--output", input},
+    // A production file name (the pipeline routes by it), one per size; race and ethnicity
+    // well inside the gate, so the file loads rather than being held.
+    const std::string input =
+        (work / ("BENCHCOVID_20261120080000_CVMS_PROD_PHI_DIRECT_V" + std::to_string(n + 1) + ".txt")).string();
+    require_ok(run({bin + "/ncvr_gen", "--records", std::to_string(records), "--seed", "42", "--org", "BENCH",
+                    "--race-unknown-rate", "0.01", "--race-declined-rate", "0.01", "--output", input},
                    log),
                "ncvr_gen", log);
     const auto home = work / ("home_" + std::to_string(records));

@@ -957,10 +957,7 @@ struct CvmsStore::Impl {
       s.text(2, v[kEventId]);
       s.step();
     }
-    if (sqlite3_changes(db) == 0) {
-      ++counts.duplicate;
-      return ApplyOutcome::DuplicateInFile;
-    }
+    if (sqlite3_changes(db) == 0) return duplicate_in_file();
     ++unstored_seen;
     ++counts.unknown_event;
     return ApplyOutcome::UnknownEvent;
@@ -976,11 +973,32 @@ struct CvmsStore::Impl {
       throw StoreError("CVMS store: a stored vaccination vanished during a load");
   }
 
-  ApplyOutcome apply_add(const RecordValues& v) {
+  ApplyOutcome duplicate_in_file() {
+    ++counts.duplicate;
+    return ApplyOutcome::DuplicateInFile;
+  }
+
+  // The stored event a U or D changes, or nothing with `ended` saying why the record ends
+  // first: the same event earlier in this load, or an event the store never held.
+  std::optional<StoredEvent> change_target(const RecordValues& v, ApplyOutcome& ended) {
     if (seen_unstored(v)) {
-      ++counts.duplicate;
-      return ApplyOutcome::DuplicateInFile;
+      ended = duplicate_in_file();
+      return std::nullopt;
     }
+    auto stored = probe_event(find_org(v[kOrgCode]), v[kEventId]);
+    if (!stored) {
+      ended = refuse_unknown(v);
+      return std::nullopt;
+    }
+    if (!first_sight_of_stored(stored->id, stored->load)) {
+      ended = duplicate_in_file();
+      return std::nullopt;
+    }
+    return stored;
+  }
+
+  ApplyOutcome apply_add(const RecordValues& v) {
+    if (seen_unstored(v)) return duplicate_in_file();
     const std::int64_t org = resolve_org(v[kOrgCode]);
     const std::uint64_t hash = content_hash(v);
     const std::uint64_t demographics = demographics_hash(v);
@@ -1034,10 +1052,7 @@ struct CvmsStore::Impl {
       stored_load = s.column(2);
       voided = s.column(3) != 0;
     }
-    if (!first_sight_of_stored(stored_id, stored_load)) {
-      ++counts.duplicate;
-      return ApplyOutcome::DuplicateInFile;
-    }
+    if (!first_sight_of_stored(stored_id, stored_load)) return duplicate_in_file();
     if (voided) {
       ++counts.event_voided;
       return ApplyOutcome::EventVoided;
@@ -1051,16 +1066,9 @@ struct CvmsStore::Impl {
   }
 
   ApplyOutcome apply_update(const RecordValues& v) {
-    if (seen_unstored(v)) {
-      ++counts.duplicate;
-      return ApplyOutcome::DuplicateInFile;
-    }
-    const auto stored = probe_event(find_org(v[kOrgCode]), v[kEventId]);
-    if (!stored) return refuse_unknown(v);
-    if (!first_sight_of_stored(stored->id, stored->load)) {
-      ++counts.duplicate;
-      return ApplyOutcome::DuplicateInFile;
-    }
+    ApplyOutcome ended{};
+    const auto stored = change_target(v, ended);
+    if (!stored) return ended;
     if (stored->voided) {
       ++counts.event_voided;
       return ApplyOutcome::EventVoided;
@@ -1098,16 +1106,9 @@ struct CvmsStore::Impl {
   }
 
   ApplyOutcome apply_delete(const RecordValues& v) {
-    if (seen_unstored(v)) {
-      ++counts.duplicate;
-      return ApplyOutcome::DuplicateInFile;
-    }
-    const auto stored = probe_event(find_org(v[kOrgCode]), v[kEventId]);
-    if (!stored) return refuse_unknown(v);
-    if (!first_sight_of_stored(stored->id, stored->load)) {
-      ++counts.duplicate;
-      return ApplyOutcome::DuplicateInFile;
-    }
+    ApplyOutcome ended{};
+    const auto stored = change_target(v, ended);
+    if (!stored) return ended;
     if (stored->voided) {
       ++counts.unchanged;
       return ApplyOutcome::Unchanged;

@@ -158,7 +158,7 @@ PreCommitVerdict judge(const PipelineSpec& spec, const nc::FileName& name, const
 }  // namespace
 
 FileRunResult run_file(const FileRunRequest& request, const EnvironmentLookup& env) {
-  const PipelineSpec probe = parse_pipeline(request.pipeline_path, with_run_variables(env, placeholder_variables("PROD")));
+  const PipelineSpec probe = pipeline_settings(request.pipeline_path, env);
   const std::string input_name = fs::path(request.input_path).filename().string();
   std::error_code ec;
   const bool readable = fs::is_regular_file(request.input_path, ec);
@@ -339,9 +339,13 @@ std::vector<ProviderReport> provider_reports(const std::string& ledger_path, int
   return reports;
 }
 
+PipelineSpec pipeline_settings(const std::string& pipeline_path, const EnvironmentLookup& env) {
+  return parse_pipeline(pipeline_path, with_run_variables(env, placeholder_variables("PROD")));
+}
+
 std::vector<BoundPipeline> bind_for_check(const std::string& pipeline_path, const EnvironmentLookup& env) {
   std::vector<BoundPipeline> bound;
-  const PipelineSpec probe = parse_pipeline(pipeline_path, with_run_variables(env, placeholder_variables("PROD")));
+  const PipelineSpec probe = pipeline_settings(pipeline_path, env);
   if (!probe.nc_file_names) {
     bound.push_back(bind_spec(parse_pipeline(pipeline_path, env)));
     return bound;

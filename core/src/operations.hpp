@@ -54,6 +54,10 @@ struct ProviderReport {
 std::vector<ProviderReport> provider_reports(const std::string& ledger_path, int window_days,
                                              int runs_per_provider);
 
+// A pipeline's own settings (ledger, directories, file_names, the gate) before any file is
+// routed: a file's run variables stand in with placeholders.
+PipelineSpec pipeline_settings(const std::string& pipeline_path, const EnvironmentLookup& env);
+
 // Checks a pipeline for every environment its file_names rule routes to (or once, without).
 std::vector<BoundPipeline> bind_for_check(const std::string& pipeline_path, const EnvironmentLookup& env);
 

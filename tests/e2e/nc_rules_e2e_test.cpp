@@ -17,29 +17,19 @@
 #include <string>
 #include <vector>
 
+#include "vaxetl_test_support.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
+namespace test = vaxetl::test;
 
 const std::string kBin = std::string(VAXETL_BINARY_DIR) + "/bin/";
 const std::string kPipelines = std::string(VAXETL_SOURCE_DIR) + "/pipelines/";
 constexpr const char* kOrg = "CAROLINAPHARM";
 
-std::vector<std::string> split(const std::string& line, char delimiter) {
-  std::vector<std::string> cells;
-  std::string cell;
-  std::stringstream in(line);
-  while (std::getline(in, cell, delimiter)) cells.push_back(cell);
-  if (!line.empty() && line.back() == delimiter) cells.emplace_back();
-  return cells;
-}
-
-std::vector<std::string> read_lines(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using test::read_lines;
+using test::split;
 
 // A TSV with a header line, as rows of column -> value.
 std::vector<std::map<std::string, std::string>> read_tsv(const fs::path& path) {
@@ -125,9 +115,10 @@ class NcRules : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(home_);
   }
 
-  // Runs a program with VAXETL_HOME set; stdout captured, stderr appended to the run log.
-  Command exec(const std::string& program, const std::string& arguments) {
-    const std::string line = "VAXETL_HOME='" + home_.string() + "' '" + kBin + program + "' " + arguments +
+  // Runs a program with VAXETL_HOME (and `environment`, "NAME=value ...") set; stdout
+  // captured, stderr appended to the run log.
+  Command exec(const std::string& program, const std::string& arguments, const std::string& environment = "") {
+    const std::string line = environment + " VAXETL_HOME='" + home_.string() + "' '" + kBin + program + "' " + arguments +
                              " 2>>'" + (home_ / "stderr.log").string() + "'";
     Command result;
     std::FILE* pipe = ::popen(line.c_str(), "r");
@@ -245,6 +236,10 @@ TEST_F(NcRules, EachEnvironmentLoadsOnlyItsOwnStore) {
 
   Sqlite runs_table(ledger());
   EXPECT_EQ(runs_table.scalar("SELECT COUNT(DISTINCT environment) FROM runs WHERE org = 'CAROLINAPHARM'"), 3);
+  // The ledger is found through a routed pipeline's own settings.
+  const Command listed = exec("vaxetl", "runs --pipeline " + kPipelines + "ncvr-daily.yaml");
+  EXPECT_EQ(listed.exit_code, 0);
+  EXPECT_NE(listed.out.find(runs[0]["run"]), std::string::npos) << listed.out;
 }
 
 TEST_F(NcRules, NameThatFitsNoPatternIsRefusedWholeAndKept) {
@@ -636,16 +631,10 @@ TEST_F(Gate, ThresholdsComeFromThePipelineConfiguration) {
   EXPECT_EQ(parse_runs(c.out)[0]["status"], "held");
   fs::remove_all(home_ / "held");
   fs::remove(ledger());
-  const std::string relaxed = "VAXETL_RACE_UNKNOWN_MAX=25 VAXETL_RACE_POPULATED_MIN=70 ";
-  const std::string line = relaxed + "VAXETL_HOME='" + home_.string() + "' '" + kBin + "vaxetl' run " + kPipelines +
-                           "ncvr-daily.yaml --input '" + file.string() + "' --no-progress 2>/dev/null";
-  std::FILE* pipe = ::popen(line.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) out.append(buffer, n);
-  EXPECT_EQ(::pclose(pipe), 0);
-  EXPECT_EQ(parse_runs(out)[0]["status"], "succeeded") << out;
+  const Command relaxed = exec("vaxetl", "run " + kPipelines + "ncvr-daily.yaml --input '" + file.string() + "' --no-progress",
+                               "VAXETL_RACE_UNKNOWN_MAX=25 VAXETL_RACE_POPULATED_MIN=70");
+  EXPECT_EQ(relaxed.exit_code, 0);
+  EXPECT_EQ(parse_runs(relaxed.out)[0]["status"], "succeeded") << relaxed.out;
 }
 
 }  // namespace

@@ -242,11 +242,8 @@ class VaxetlApp : public Poco::Util::Application {
 
   std::string ledgerPath() const {
     if (auto ledger = value("ledger")) return *ledger;
-    if (auto pipeline = value("pipeline")) {
-      const auto env = vaxetl::with_run_variables(vaxetl::process_environment(),
-                                                  {{"file.environment", "PROD"}, {"file.org", "ORG"}});
-      return vaxetl::parse_pipeline(*pipeline, env).ledger;
-    }
+    if (auto pipeline = value("pipeline"))
+      return vaxetl::pipeline_settings(*pipeline, vaxetl::process_environment()).ledger;
     return vaxetl::interpolate("${VAXETL_HOME:-var}/ledger.sqlite", vaxetl::process_environment());
   }
 
@@ -259,6 +256,8 @@ class VaxetlApp : public Poco::Util::Application {
     if (!parseRunOptions(options, VAXETL_MODE_LOAD)) return vaxetl::kExitUsage;
     try {
       return report(vaxetl::rerun(ledgerPath(), args[0], options, vaxetl::process_environment()), options);
+    } catch (const vaxetl::PipelineError&) {
+      throw;  // exit 65, like run
     } catch (const std::runtime_error& e) {
       std::cerr << "vaxetl: " << e.what() << "\n";
       return vaxetl::kExitInputMissing;
@@ -365,7 +364,7 @@ class VaxetlApp : public Poco::Util::Application {
   int pluginsCommand() {
     std::vector<std::string> paths = vaxetl::default_plugin_search_path();
     if (auto pipeline = value("pipeline"))
-      paths = vaxetl::plugin_search_path(vaxetl::parse_pipeline(*pipeline, vaxetl::process_environment()));
+      paths = vaxetl::plugin_search_path(vaxetl::pipeline_settings(*pipeline, vaxetl::process_environment()));
     vaxetl::PluginRegistry registry(paths);
     std::printf("%-14s %-9s %-10s %-5s %s\n", "NAME", "VERSION", "KIND", "ABI", "PATH");
     int refused = 0;

@@ -637,4 +637,35 @@ TEST_F(Gate, ThresholdsComeFromThePipelineConfiguration) {
   EXPECT_EQ(parse_runs(relaxed.out)[0]["status"], "succeeded") << relaxed.out;
 }
 
+TEST_F(Gate, NoRecordValueReachesALogOrTheOperatorsOutput) {
+  // Every name, street and e-mail is a marker token; none may appear outside the error files.
+  const std::string markers = "--phi-markers --error-rate 0.05 --race-unknown-rate 0.2 ";
+  const fs::path held = generate(markers + "--records 300 --seed 91 --file-time 20261119080000");
+  const fs::path corrections = generate(markers + "--corrections --base-records 300 --base-seed 91 --records 40 "
+                                        "--seed 92 --file-time 20261120080000");
+  std::string printed;
+  for (const std::string& command :
+       {"run " + kPipelines + "ncvr-daily.yaml --log-format json --input '" + held.string() + "'",
+        std::string("resume CAROLINAPHARM"),
+        "run " + kPipelines + "ncvr-daily.yaml --dry-run --input '" + corrections.string() + "'",
+        std::string("providers --log-format json"), std::string("runs"), std::string("inventory show --discrepancies")}) {
+    const Command c = exec("vaxetl", command);
+    EXPECT_EQ(c.exit_code, 0) << command;
+    printed += c.out;
+  }
+  EXPECT_EQ(Sqlite(ledger()).scalar("SELECT COUNT(*) FROM runs WHERE status = 'held'"), 1);
+  const std::regex marker("PHI[A-Z0-9]{2}[0-9]{7}");
+  EXPECT_TRUE(std::regex_search(test::read_file(held), marker)) << "the input carries markers";
+  EXPECT_FALSE(std::regex_search(printed, marker)) << "stdout";
+  EXPECT_FALSE(std::regex_search(test::read_file(home_ / "stderr.log"), marker)) << "logs";
+  std::string ledger_text;
+  {
+    Sqlite l(ledger());
+    ledger_text = l.text("SELECT group_concat(message || gate || input_name, ' ') FROM runs") +
+                  l.text("SELECT group_concat(reason, ' ') FROM providers");
+  }
+  EXPECT_FALSE(ledger_text.empty());
+  EXPECT_FALSE(std::regex_search(ledger_text, marker)) << "ledger";
+}
+
 }  // namespace

@@ -134,6 +134,12 @@ struct MatcherSettings {
   bool single_blocking_key = false;        // baseline for the benchmark: one key only
 };
 
+struct EstimationReport {
+  std::uint32_t pairs = 0;
+  std::uint32_t iterations = 0;
+  double match_share = 0;  // estimated share of candidate pairs that are matches
+};
+
 // A change to the index, in the order made, for the store to persist.
 struct IndexChange {
   enum class Kind : std::uint8_t { NewMaster, AddValue };
@@ -170,6 +176,13 @@ class Matcher {
   // proposed. Unmerge is done by the store (which knows each value's origin) and a re-restore.
   void merge(MasterId survivor, MasterId retired);
 
+  // Learning m and u from the daily stream: while on, match() keeps the level vectors of the
+  // pairs it scored (a bounded, deterministic sample, no values); reestimate() runs EM over them
+  // starting from the current model and returns the new model (the caller stores it with the
+  // index and uses it from the next run).
+  void collect_comparisons(bool on);
+  Model reestimate(EstimationReport* report = nullptr) const;
+
   std::size_t master_count() const;
   const Model& model() const;
   void for_each_value(MasterId master,
@@ -187,11 +200,6 @@ class Matcher {
 // Estimates m and u with EM over the candidate pairs blocking proposes among `records` (an
 // unlabelled sample, e.g. a day's file), starting from `start`; u for exact agreement comes
 // from value frequencies. Deterministic.
-struct EstimationReport {
-  std::uint32_t pairs = 0;
-  std::uint32_t iterations = 0;
-  double match_share = 0;  // estimated share of candidate pairs that are matches
-};
 Model estimate_model(std::span<const PersonInput> records,
                      std::shared_ptr<const ReferenceTables> tables, const Model& start,
                      EstimationReport* report = nullptr, MatcherSettings settings = {});

@@ -5,6 +5,7 @@
 // stored, a U or D for an unknown event, a change to a voided event, a repeat in the file.
 #include <array>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ const std::vector<vaxetl_column>& consumed_columns() {
     std::vector<vaxetl_column> result;
     for (const auto& name : vaxetl::canonical::kColumns)
       result.push_back({name.data(), "u", VAXETL_COLUMN_REQUIRED, "canonical record column"});
+    // Optional: with the MPI stage before it, CVMS keeps one recipient per master.
+    result.push_back({"mpi_id", "u", 0, "master patient id from the mpi transform"});
     return result;
   }();
   return columns;
@@ -81,6 +84,7 @@ class CvmsSink final : public vaxetl::sdk::Sink {
     const vaxetl::sdk::SchemaIndex index(schema);
     for (std::size_t i = 0; i < vaxetl::canonical::kColumns.size(); ++i)
       columns_[i] = index.column(vaxetl::canonical::kColumns[i]);
+    mpi_column_ = index.has("mpi_id") ? std::optional<std::size_t>(index.column("mpi_id")) : std::nullopt;
     records_seen_ = 0;
     records_not_stored_ = 0;
     vaxetl::cvms::LoadInfo info;
@@ -106,7 +110,7 @@ class CvmsSink final : public vaxetl::sdk::Sink {
         continue;
       }
       for (std::size_t i = 0; i < values.size(); ++i) values[i] = view.text(columns_[i], row);
-      apply(row, values);
+      apply(row, values, mpi_column_ ? view.text(*mpi_column_, row) : std::string_view());
     }
   }
 
@@ -122,12 +126,12 @@ class CvmsSink final : public vaxetl::sdk::Sink {
   void rollback() noexcept override { store_->rollback(); }
 
  private:
-  void apply(int64_t row, const vaxetl::cvms::RecordValues& values) {
+  void apply(int64_t row, const vaxetl::cvms::RecordValues& values, std::string_view mpi_id) {
     using vaxetl::cvms::ApplyOutcome;
     const std::string_view action = values[kActionCodeColumn];
     ApplyOutcome outcome;
     try {
-      outcome = store_->apply(values);
+      outcome = store_->apply(values, mpi_id);
     } catch (const std::invalid_argument&) {
       if (!action.empty() && action != "A" && action != "U" && action != "D")
         reject(row, "CVMS_BAD_ACTION_CODE", "action_code must be A (add), U (update) or D (delete)");
@@ -210,6 +214,7 @@ class CvmsSink final : public vaxetl::sdk::Sink {
   vaxetl::sdk::Host host_;
   std::unique_ptr<vaxetl::cvms::CvmsStore> store_;
   std::array<std::size_t, vaxetl::canonical::kColumns.size()> columns_{};
+  std::optional<std::size_t> mpi_column_;  // the mpi transform's output, when it ran
   uint64_t records_seen_ = 0;
   bool validate_only_ = false;
   uint64_t records_not_stored_ = 0;

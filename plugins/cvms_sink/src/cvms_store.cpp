@@ -269,6 +269,7 @@ struct CvmsStore::Impl {
   Stmt unstored_seen_select, unstored_seen_insert, unstored_seen_clear;
   Stmt loc_select, loc_insert, loc_update, loc_delete;
   Stmt recip_select, recip_insert, recip_update, recip_delete;
+  Stmt recip_select_mpi, recip_insert_mpi, key_insert, key_delete;
   Stmt inventory_add, discrepancy_add, discrepancy_totals;
 
   bool in_load = false;
@@ -296,9 +297,17 @@ struct CvmsStore::Impl {
   };
   static constexpr std::size_t kMaxCachedLocations = 4096;
   std::unordered_map<std::string, CachedLocation, TextHash, std::equal_to<>> locations;
+  // The previous record's recipient: by org + recip_id, or by mpi_id when the MPI stage set it
+  // (recip_by_mpi; recip_id then holds the mpi_id). key_org/key_recip_id: the provider key last
+  // recorded in recipient_keys for it.
   std::string recip_id;
   std::int64_t recip_org_id = 0, recipient_id = 0;
   std::uint64_t recip_demographics = 0;
+  bool recip_by_mpi = false;
+  std::int64_t key_org = 0;
+  std::string key_recip_id;
+  // The mpi_id of the record being applied (empty: no MPI stage).
+  std::string_view current_mpi_id;
 
   // STATE doses administered in this load, per "pin\x1f ndc\x1f lot", added to inventory in
   // one statement per key at commit (a file has a few hundred keys, not one per record).
@@ -599,12 +608,25 @@ struct CvmsStore::Impl {
     constexpr int kDemographics = static_cast<int>(kLastDemographic - kFirstDemographic + 1);
     recip_select = prepare(db,
                            "SELECT recipient_id, demographics_hash FROM recipients "
-                           "WHERE org_id = ?1 AND recip_id = ?2");
+                           "WHERE org_id = ?1 AND recip_id = ?2 AND mpi_id IS NULL");
     recip_insert = prepare(
         db, "INSERT INTO recipients (org_id, recip_id, demographics_hash, first_load_id, "
             "updated_load_id" + column_list(kFirstDemographic, kLastDemographic) +
                 ") VALUES (?1, ?2, ?3, ?4, ?4" + placeholders(10, kDemographics) +
-                ") ON CONFLICT (org_id, recip_id) DO NOTHING");
+                ") ON CONFLICT (org_id, recip_id) WHERE mpi_id IS NULL DO NOTHING");
+    // One row per master when the MPI stage names it (schema version 4).
+    recip_select_mpi = prepare(db,
+                               "SELECT recipient_id, demographics_hash FROM recipients "
+                               "WHERE mpi_id = ?1");
+    recip_insert_mpi = prepare(
+        db, "INSERT INTO recipients (org_id, recip_id, demographics_hash, first_load_id, "
+            "updated_load_id, mpi_id" + column_list(kFirstDemographic, kLastDemographic) +
+                ") VALUES (?1, ?2, ?3, ?4, ?4, ?5" + placeholders(10, kDemographics) +
+                ") ON CONFLICT (mpi_id) WHERE mpi_id IS NOT NULL DO NOTHING");
+    key_insert = prepare(db,
+                         "INSERT INTO recipient_keys (org_id, recip_id, recipient_id, "
+                         "first_load_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
+    key_delete = prepare(db, "DELETE FROM recipient_keys WHERE recipient_id = ?1");
     {
       std::string sets;
       int param = 10;
@@ -660,6 +682,9 @@ struct CvmsStore::Impl {
     recip_id.clear();
     recip_org_id = recipient_id = 0;
     recip_demographics = 0;
+    recip_by_mpi = false;
+    key_org = 0;
+    key_recip_id.clear();
   }
 
   std::int64_t resolve_org(std::string_view code) {
@@ -747,19 +772,28 @@ struct CvmsStore::Impl {
     for (std::size_t i = kFirstDemographic; i <= kLastDemographic; ++i) s.text(param++, v[i]);
   }
 
-  // The recipient row for org + recip_id, inserted when absent; `stale` as for locations.
+  // The recipient row, inserted when absent; `stale` as for locations. With an mpi_id, the row
+  // of that master (one per master, whichever provider sent the person), and the provider's
+  // org + recip_id is recorded in recipient_keys; without, the row of org + recip_id.
   Resolved resolve_recipient(const RecordValues& v, std::int64_t org, std::uint64_t demographics) {
     const std::string_view id_value = v[kRecipId];
-    if (recipient_id != 0 && org == recip_org_id && id_value == recip_id)
+    const bool by_mpi = !current_mpi_id.empty();
+    const std::string_view cache_key = by_mpi ? current_mpi_id : id_value;
+    if (recipient_id != 0 && by_mpi == recip_by_mpi && cache_key == recip_id &&
+        (by_mpi || org == recip_org_id)) {
+      if (by_mpi) record_key(org, id_value, recipient_id);
       return {recipient_id, false, recip_demographics != demographics};
+    }
     // Insert first: most recipients in a file are new, so the common case is one statement;
     // only a recipient already stored needs the lookup.
     Resolved r;
     std::uint64_t stored = demographics;
+    Stmt& insert = by_mpi ? recip_insert_mpi : recip_insert;
     {
-      Use s(recip_insert.get());
+      Use s(insert.get());
       s.integer(1, org);
       s.text(2, id_value);
+      if (by_mpi) s.text(5, current_mpi_id);
       bind_demographics(s, v, demographics);
       s.step();
     }
@@ -767,19 +801,40 @@ struct CvmsStore::Impl {
       r.id = sqlite3_last_insert_rowid(db);
       r.created = true;
     } else {
-      Use s(recip_select.get());
-      s.integer(1, org);
-      s.text(2, id_value);
+      Use s(by_mpi ? recip_select_mpi.get() : recip_select.get());
+      if (by_mpi) {
+        s.text(1, current_mpi_id);
+      } else {
+        s.integer(1, org);
+        s.text(2, id_value);
+      }
       if (!s.step()) throw StoreError("CVMS store: a stored recipient vanished during a load");
       r.id = s.column(0);
       stored = static_cast<std::uint64_t>(s.column(1));
       r.stale = stored != demographics;
     }
     recip_org_id = org;
-    recip_id.assign(id_value);
+    recip_id.assign(cache_key);
+    recip_by_mpi = by_mpi;
     recip_demographics = stored;
     recipient_id = r.id;
+    key_org = 0;
+    key_recip_id.clear();
+    if (by_mpi) record_key(org, id_value, r.id);
     return r;
+  }
+
+  // Notes that a master's record came under this provider key (once per key and recipient).
+  void record_key(std::int64_t org, std::string_view id_value, std::int64_t recipient) {
+    if (org == key_org && id_value == key_recip_id) return;
+    Use s(key_insert.get());
+    s.integer(1, org);
+    s.text(2, id_value);
+    s.integer(3, recipient);
+    s.integer(4, load_id);
+    s.step();
+    key_org = org;
+    key_recip_id.assign(id_value);
   }
 
   void update_recipient(std::int64_t id, const RecordValues& v, std::uint64_t demographics) {
@@ -877,8 +932,9 @@ struct CvmsStore::Impl {
                                     std::string(canonical::kColumns[key]));
   }
 
-  ApplyOutcome apply(const RecordValues& v) {
+  ApplyOutcome apply(const RecordValues& v, std::string_view mpi_id) {
     if (!in_load) throw std::logic_error("CVMS store: apply() outside begin()/commit()");
+    current_mpi_id = mpi_id;
     if (v[kRecordType] == "DEMOGRAPHICS") return apply_demographics(v);
     // Check everything the writes below rely on before writing anything, so that a rejected
     // record leaves the load exactly as it was.
@@ -1032,6 +1088,7 @@ struct CvmsStore::Impl {
     // The event is already stored: this record writes nothing. Undo rows created for it (a
     // resubmission naming a new PIN or recipient id), so a replay leaves no trace.
     if (recipient.created) {
+      delete_row(key_delete, recipient.id);
       delete_row(recip_delete, recipient.id);
       forget_recipient();
     }
@@ -1220,6 +1277,135 @@ struct CvmsStore::Impl {
     if (in_load) throw std::logic_error(std::string("CVMS store: ") + what + " during a load");
   }
 
+  // ---- operators' merges of two masters (vaxetl mpi merge / unmerge) ------------------------
+
+  template <class Body>
+  auto in_transaction(Body body) {
+    exec("BEGIN IMMEDIATE");
+    try {
+      auto result = body();
+      exec("COMMIT");
+      return result;
+    } catch (...) {
+      try { exec("ROLLBACK"); } catch (...) {}
+      throw;
+    }
+  }
+
+  // The recipient row of a master, 0 when CVMS has none.
+  std::int64_t recipient_of_master(std::string_view mpi_id) {
+    const Stmt find = prepare(db, "SELECT recipient_id FROM recipients WHERE mpi_id = ?1");
+    Use s(find.get());
+    s.text(1, mpi_id);
+    return s.step() ? s.column(0) : 0;
+  }
+
+  MasterMergeResult merge_masters(std::string_view survivor, std::string_view retired) {
+    outside_load("merge_masters()");
+    if (survivor.empty() || retired.empty() || survivor == retired)
+      throw std::invalid_argument("merging needs two different master ids");
+    return in_transaction([&] {
+      MasterMergeResult result;
+      const std::int64_t retired_row = recipient_of_master(retired);
+      if (retired_row == 0) return result;  // CVMS holds nothing of the retired master
+      std::int64_t survivor_row = recipient_of_master(survivor);
+      if (survivor_row == 0) {
+        // The survivor has no doses in CVMS yet: its row starts as a copy of the retired one.
+        const Stmt copy = prepare(
+            db, "INSERT INTO recipients (org_id, recip_id, demographics_hash, first_load_id, "
+                "updated_load_id, mpi_id" + column_list(kFirstDemographic, kLastDemographic) +
+                    ") SELECT org_id, recip_id, demographics_hash, first_load_id, "
+                    "updated_load_id, ?2" + column_list(kFirstDemographic, kLastDemographic) +
+                    " FROM recipients WHERE recipient_id = ?1");
+        Use s(copy.get());
+        s.integer(1, retired_row);
+        s.text(2, survivor);
+        s.step();
+        survivor_row = sqlite3_last_insert_rowid(db);
+        result.survivor_created = true;
+      }
+      std::int64_t merge_id = 0;
+      {
+        const Stmt insert = prepare(db,
+                                    "INSERT INTO recipient_merges (survivor_recipient_id, "
+                                    "retired_recipient_id) VALUES (?1, ?2)");
+        Use s(insert.get());
+        s.integer(1, survivor_row);
+        s.integer(2, retired_row);
+        s.step();
+        merge_id = sqlite3_last_insert_rowid(db);
+      }
+      {
+        const Stmt moves = prepare(db,
+                                   "INSERT INTO recipient_merge_moves (merge_id, vaccination_id) "
+                                   "SELECT ?1, vaccination_id FROM vaccinations "
+                                   "WHERE recipient_id = ?2");
+        Use s(moves.get());
+        s.integer(1, merge_id);
+        s.integer(2, retired_row);
+        s.step();
+        result.vaccinations_moved = sqlite3_changes(db);
+      }
+      {
+        const Stmt move = prepare(db, "UPDATE vaccinations SET recipient_id = ?1 "
+                                      "WHERE recipient_id = ?2");
+        Use s(move.get());
+        s.integer(1, survivor_row);
+        s.integer(2, retired_row);
+        s.step();
+      }
+      {
+        const Stmt mark = prepare(db, "UPDATE recipients SET merged_into = ?1 "
+                                      "WHERE recipient_id = ?2");
+        Use s(mark.get());
+        s.integer(1, survivor_row);
+        s.integer(2, retired_row);
+        s.step();
+      }
+      return result;
+    });
+  }
+
+  MasterMergeResult unmerge_masters(std::string_view survivor, std::string_view retired) {
+    outside_load("unmerge_masters()");
+    return in_transaction([&] {
+      MasterMergeResult result;
+      const std::int64_t survivor_row = recipient_of_master(survivor);
+      const std::int64_t retired_row = recipient_of_master(retired);
+      if (survivor_row == 0 || retired_row == 0) return result;
+      std::int64_t merge_id = 0;
+      {
+        const Stmt find = prepare(db,
+                                  "SELECT max(merge_id) FROM recipient_merges WHERE "
+                                  "survivor_recipient_id = ?1 AND retired_recipient_id = ?2 "
+                                  "AND unmerged_at IS NULL");
+        Use s(find.get());
+        s.integer(1, survivor_row);
+        s.integer(2, retired_row);
+        if (s.step()) merge_id = s.column(0);
+      }
+      if (merge_id == 0) return result;  // never merged in CVMS: nothing to give back
+      {
+        // Exactly the vaccinations the merge moved go back; doses loaded since stay.
+        const Stmt back = prepare(db,
+                                  "UPDATE vaccinations SET recipient_id = ?1 WHERE recipient_id "
+                                  "= ?2 AND vaccination_id IN (SELECT vaccination_id FROM "
+                                  "recipient_merge_moves WHERE merge_id = ?3)");
+        Use s(back.get());
+        s.integer(1, retired_row);
+        s.integer(2, survivor_row);
+        s.integer(3, merge_id);
+        s.step();
+        result.vaccinations_moved = sqlite3_changes(db);
+      }
+      exec("UPDATE recipients SET merged_into = NULL WHERE recipient_id = " +
+           std::to_string(retired_row));
+      exec("UPDATE recipient_merges SET unmerged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+           "WHERE merge_id = " + std::to_string(merge_id));
+      return result;
+    });
+  }
+
   ReceiptResult receive(const Receipt& receipt) {
     outside_load("receive()");
     if (!is_vtrcks_pin(receipt.pin))
@@ -1396,7 +1582,9 @@ CvmsStore::~CvmsStore() {
   if (impl_) impl_->rollback();
 }
 void CvmsStore::begin(const LoadInfo& info) { impl_->begin(info); }
-ApplyOutcome CvmsStore::apply(const RecordValues& values) { return impl_->apply(values); }
+ApplyOutcome CvmsStore::apply(const RecordValues& values, std::string_view mpi_id) {
+  return impl_->apply(values, mpi_id);
+}
 std::int64_t CvmsStore::commit(const LoadCounts& counts) { return impl_->commit(counts); }
 void CvmsStore::rollback() noexcept { impl_->rollback(); }
 bool CvmsStore::in_load() const noexcept { return impl_->in_load; }
@@ -1405,6 +1593,14 @@ std::optional<StoredLoad> CvmsStore::find_load(std::string_view input_sha256) {
   return impl_->find_load(input_sha256);
 }
 ReceiptResult CvmsStore::receive(const Receipt& receipt) { return impl_->receive(receipt); }
+MasterMergeResult CvmsStore::merge_masters(std::string_view survivor_mpi_id,
+                                           std::string_view retired_mpi_id) {
+  return impl_->merge_masters(survivor_mpi_id, retired_mpi_id);
+}
+MasterMergeResult CvmsStore::unmerge_masters(std::string_view survivor_mpi_id,
+                                             std::string_view retired_mpi_id) {
+  return impl_->unmerge_masters(survivor_mpi_id, retired_mpi_id);
+}
 std::vector<InventoryRow> CvmsStore::inventory(std::string_view pin) {
   return impl_->inventory(pin);
 }

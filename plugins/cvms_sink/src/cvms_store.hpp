@@ -47,7 +47,7 @@ namespace vaxetl::cvms {
 
 // The schema version this build writes (schema.sql's schema_version row). Opening a database
 // whose version is newer throws StoreError.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Index of a canonical column by name, at compile time: an unknown name fails to compile.
 //   constexpr std::size_t kPin = column_index("vtrcks_prov_pin");
@@ -70,6 +70,11 @@ struct StoreOptions {
   std::size_t cache_kib = 64 * 1024;
   int busy_timeout_ms = 30'000;  // wait this long for another writer before StoreBusy
   int page_size = 16384;          // bytes; applies when the database is created
+};
+
+struct MasterMergeResult {
+  bool survivor_created = false;          // CVMS had no recipient for the survivor yet
+  std::int64_t vaccinations_moved = 0;
 };
 
 struct LoadInfo {
@@ -229,8 +234,13 @@ class CvmsStore {
   // FEDERAL doses never touch inventory and are marked reported_to_cdc (the CDC already has
   // them from CVRS), for good once marked. Updated and Voided write the replaced version to
   // vaccination_history with this load's id.
+  //
+  // mpi_id: the master patient id the MPI stage gave the record (empty without one). With it,
+  // the store keeps one recipient per master, whichever organizations sent the person under
+  // whichever ids (each org_code + recip_id is kept in recipient_keys); without, one recipient
+  // per org_code + recip_id.
   // A StoreError from SQLite leaves the load open: call rollback().
-  ApplyOutcome apply(const RecordValues& values);
+  ApplyOutcome apply(const RecordValues& values, std::string_view mpi_id = {});
 
   // Writes the inventory taken and given back, records the load's inventory discrepancies
   // (per PIN + NDC + lot, the doses taken beyond what was on hand before the load; see
@@ -247,6 +257,17 @@ class CvmsStore {
 
   // The most recent committed load of an input with this digest, if the store holds it.
   std::optional<StoredLoad> find_load(std::string_view input_sha256);
+
+  // ---- master patients (not during a load: std::logic_error) ---------------------------------
+
+  // An operator merged master `retired_mpi_id` into `survivor_mpi_id` in the patient index
+  // (vaxetl mpi merge): the retired master's vaccinations move to the survivor's recipient
+  // (created as a copy of the retired one when CVMS has none), which is marked merged_into, and
+  // the moves are recorded so unmerge_masters() moves exactly them back. Either master absent
+  // from CVMS: nothing to do. One transaction each; std::invalid_argument for equal or empty ids.
+  MasterMergeResult merge_masters(std::string_view survivor_mpi_id, std::string_view retired_mpi_id);
+  MasterMergeResult unmerge_masters(std::string_view survivor_mpi_id,
+                                    std::string_view retired_mpi_id);
 
   // ---- state inventory (not during a load: std::logic_error) -------------------------------
 

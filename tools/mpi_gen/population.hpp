@@ -55,11 +55,15 @@ struct PopulationOptions {
   ErrorRates errors;
 };
 
-struct PersonRecord {  // one record, all text; empty = not sent
+// One record as a provider sent it, all text; empty = not sent. Providers differ in style the
+// way real feeds do: upper or mixed case, street suffix abbreviated or spelled out (USPS), phone
+// as 9195550123, 919-555-0123 or (919) 555-0123, SSN with or without dashes, ZIP or ZIP+4,
+// middle name or initial only.
+struct PersonRecord {
   std::uint64_t person_id = 0;  // ground truth
   std::string source, recipient_id, first_name, middle_name, last_name, suffix,
-      birth_date /*YYYY-MM-DD*/, sex /*M, F, U*/, street, street_2, city, state, zip,
-      phone /*10 digits*/, email, ssn /*9 digits*/;
+      birth_date /*YYYY-MM-DD*/, sex /*M, F, U*/, street, street_2, city, state, zip, phone,
+      email, ssn;
   std::string errors;  // injected errors, ';'-separated, e.g. "nickname;new_phone"; "" = clean
   std::string relation;  // "", "twin:<id>" or "family:<id>": the anchor person this one shares
                          // a household with (truth for twin/family precision checks)

@@ -224,7 +224,12 @@ struct PopulationGenerator::Impl {
   void draw_address(Rng& rng, Person& person) const;
   std::string draw_email(Rng& rng, const Person& person) const;
   std::string ssn_of(std::uint64_t id) const;
-  void render(const Person& person, std::uint32_t provider, PersonRecord& out) const;
+  void render(const Person& person, std::uint32_t provider, PersonRecord& out) const {
+    render_as(person, provider, providers[provider], out);
+  }
+  void render_as(const Person& person, std::uint32_t provider, const ProviderProfile& profile,
+                 PersonRecord& out) const;
+  ProviderProfile canonical_profile;  // upper case, abbreviations, digits only, every value
   std::string recipient_id(const Person& person, std::uint32_t provider) const;
   void apply_errors(Rng& rng, Person& person, std::string& errors) const;
   void apply_missing(Rng& rng, PersonRecord& record, std::string& errors) const;
@@ -298,6 +303,8 @@ PopulationGenerator::Impl::Impl(PopulationOptions opts, const std::string& refer
     provider_weights.add(p, static_cast<std::uint64_t>(weight));
   }
   ssn_offset = Rng(options.seed, kSsnStream, 0).below(kSsnSpace);
+  canonical_profile.sends_ssn = true;
+  canonical_profile.sends_email = true;
 }
 
 std::string PopulationGenerator::Impl::draw_first(Rng& rng, char sex) const {
@@ -522,11 +529,11 @@ std::string PopulationGenerator::Impl::recipient_id(const Person& person, std::u
   return buffer;
 }
 
-void PopulationGenerator::Impl::render(const Person& person, std::uint32_t provider, PersonRecord& out) const {
-  const ProviderProfile& profile = providers[provider];
+void PopulationGenerator::Impl::render_as(const Person& person, std::uint32_t provider,
+                                          const ProviderProfile& profile, PersonRecord& out) const {
   const detail::Place& place = tables.place_list[person.place];
   out.person_id = person.id;
-  out.source = profile.code;
+  out.source = providers[provider].code;
   out.recipient_id = recipient_id(person, provider);
   out.first_name = person.first;
   out.middle_name = person.middle;
@@ -843,6 +850,14 @@ PersonRecord PopulationGenerator::person(std::uint64_t person_id) const {
   PersonRecord record;
   const Person person = impl_->build(person_id);
   impl_->render(person, person.providers[0], record);
+  return record;
+}
+
+PersonRecord PopulationGenerator::canonical_person(std::uint64_t person_id) const {
+  if (person_id == 0) throw std::invalid_argument("mpi_gen: person ids start at 1");
+  PersonRecord record;
+  const Person person = impl_->build(person_id);
+  impl_->render_as(person, person.providers[0], impl_->canonical_profile, record);
   return record;
 }
 

@@ -85,6 +85,10 @@ class PopulationGenerator {
   // The base record of any person (ids above `people` are the day's new persons), exactly as
   // next_base yields it. Const and thread-safe.
   PersonRecord person(std::uint64_t person_id) const;
+  // The same person's true data in one fixed style, whatever the provider: upper case, USPS
+  // suffix abbreviations, 5-digit ZIP, digits-only phone and SSN, full middle name, and every
+  // value the person has (SSN and email even where the primary provider does not send them).
+  PersonRecord canonical_person(std::uint64_t person_id) const;
 
   const PopulationOptions& options() const;
 

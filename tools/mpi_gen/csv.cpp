@@ -23,20 +23,23 @@ void write_csv_header(std::ostream& out) {
 }
 
 void write_csv_row(std::ostream& out, const PersonRecord& record) {
-  out << record.person_id;
+  // One write per row: the line is built in a reused buffer.
+  thread_local std::string line;
+  line = std::to_string(record.person_id);
   for (const std::string* field :
        {&record.source, &record.recipient_id, &record.first_name, &record.middle_name, &record.last_name,
         &record.suffix, &record.birth_date, &record.sex, &record.street, &record.street_2, &record.city,
         &record.state, &record.zip, &record.phone, &record.email, &record.ssn, &record.errors,
         &record.relation}) {
-    out << ',';
+    line += ',';
     if (field->find_first_of(",\"\r\n") == std::string::npos) {
-      out.write(field->data(), static_cast<std::streamsize>(field->size()));
+      line += *field;
     } else {
-      out << csv_field(*field);
+      line += csv_field(*field);
     }
   }
-  out << '\n';
+  line += '\n';
+  out.write(line.data(), static_cast<std::streamsize>(line.size()));
 }
 
 }  // namespace vaxetl::mpi_gen

@@ -103,11 +103,14 @@ bool valid_date(int year, unsigned month, unsigned day) {
 const int kReferenceDayNumber = days_from_civil(kReferenceYear, kReferenceMonth, kReferenceDay);
 const int kEarliestDayNumber = days_from_civil(kEarliestYear, 1, 1);
 
-std::string format_date(int days) {
+void format_date(int days, std::string& out) {
   const CivilDate date = civil_from_days(days);
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02u", date.year, date.month, date.day);
-  return buffer;
+  out.clear();
+  detail::append_number(out, static_cast<std::uint64_t>(date.year), 4);
+  out += '-';
+  detail::append_number(out, date.month, 2);
+  out += '-';
+  detail::append_number(out, date.day, 2);
 }
 
 bool is_vowel(char c) {
@@ -302,6 +305,7 @@ PopulationGenerator::Impl::Impl(PopulationOptions opts, const std::string& refer
     const double weight = 1e6 / std::pow(static_cast<double>(p + 1), 0.8);
     provider_weights.add(p, static_cast<std::uint64_t>(weight));
   }
+  provider_weights.finish();
   ssn_offset = Rng(options.seed, kSsnStream, 0).below(kSsnSpace);
   canonical_profile.sends_ssn = true;
   canonical_profile.sends_email = true;
@@ -338,10 +342,10 @@ std::string PopulationGenerator::Impl::draw_phone(Rng& rng, std::uint32_t place)
   do {
     exchange = 200 + rng.below(800);
   } while (exchange == 555 || exchange % 100 == 11);  // no fictional or N11 exchanges
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%s%03u%04u", area.c_str(), static_cast<unsigned>(exchange),
-                static_cast<unsigned>(rng.below(10000)));
-  return buffer;
+  std::string phone = std::move(area);
+  detail::append_number(phone, exchange, 3);
+  detail::append_number(phone, rng.below(10000), 4);
+  return phone;
 }
 
 void PopulationGenerator::Impl::draw_address(Rng& rng, Person& person) const {
@@ -397,9 +401,11 @@ std::string PopulationGenerator::Impl::ssn_of(std::uint64_t id) const {
   const unsigned area = static_cast<unsigned>(x / (99 * 9999)) + 1;
   const unsigned group = static_cast<unsigned>((x / 9999) % 99) + 1;
   const unsigned serial = static_cast<unsigned>(x % 9999) + 1;
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%03u%02u%04u", area, group, serial);
-  return buffer;
+  std::string ssn;
+  detail::append_number(ssn, area, 3);
+  detail::append_number(ssn, group, 2);
+  detail::append_number(ssn, serial, 4);
+  return ssn;
 }
 
 Person PopulationGenerator::Impl::build(std::uint64_t id) const {
@@ -523,10 +529,9 @@ std::string PopulationGenerator::Impl::recipient_id(const Person& person, std::u
   const ProviderProfile& profile = providers[provider];
   const std::uint64_t number = static_cast<std::uint64_t>(
       (static_cast<unsigned __int128>(person.id) * profile.id_multiplier + profile.id_offset) % kRecipientSpace);
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%s%09llu", profile.id_prefix.c_str(),
-                static_cast<unsigned long long>(number));
-  return buffer;
+  std::string id = profile.id_prefix;
+  detail::append_number(id, number, 9);
+  return id;
 }
 
 void PopulationGenerator::Impl::render_as(const Person& person, std::uint32_t provider,
@@ -540,10 +545,11 @@ void PopulationGenerator::Impl::render_as(const Person& person, std::uint32_t pr
   if (profile.middle_initial_only && out.middle_name.size() > 1) out.middle_name.resize(1);
   out.last_name = person.last;
   out.suffix = person.suffix;
-  out.birth_date = format_date(person.birth_day);
+  format_date(person.birth_day, out.birth_date);
   out.sex.assign(1, person.sex);
 
-  out.street = std::to_string(person.house);
+  out.street.clear();
+  detail::append_number(out.street, person.house);
   out.street += ' ';
   const std::size_t last_space = person.street.rfind(' ');
   if (!profile.abbreviate_suffix && last_space != std::string::npos) {
@@ -562,10 +568,8 @@ void PopulationGenerator::Impl::render_as(const Person& person, std::uint32_t pr
   out.state = "NC";
   out.zip = place.zips[person.zip];
   if (profile.zip_plus4) {
-    char plus4[8];
-    std::snprintf(plus4, sizeof plus4, "-%04u",
-                  static_cast<unsigned>(detail::mix64(person.house * 131ULL + person.zip + person.place * 7919ULL) % 10000));
-    out.zip += plus4;
+    out.zip += '-';
+    detail::append_number(out.zip, detail::mix64(person.house * 131ULL + person.zip + person.place * 7919ULL) % 10000, 4);
   }
   if (profile.upper_case) {
     upper_in_place(out.first_name);

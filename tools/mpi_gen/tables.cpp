@@ -34,11 +34,44 @@ std::uint64_t Rng::below(std::uint64_t bound) {
 }
 
 template <typename T>
-const T& WeightedTable<T>::draw(Rng& rng) const {
-  const std::uint64_t point = rng.below(total_);
-  const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), point);
-  return values_[static_cast<std::size_t>(it - cumulative_.begin())];
+void WeightedTable<T>::finish() {
+  const std::size_t n = values_.size();
+  if (n == 0) throw std::runtime_error("mpi_gen: a frequency table is empty");
+  double total = 0;
+  for (std::uint64_t weight : weights_) total += static_cast<double>(weight);
+  std::vector<double> scaled(n);
+  for (std::size_t i = 0; i < n; ++i) scaled[i] = static_cast<double>(weights_[i]) * static_cast<double>(n) / total;
+  keep_.assign(n, 1.0);
+  alias_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) alias_[i] = static_cast<std::uint32_t>(i);
+  std::vector<std::size_t> small, large;
+  for (std::size_t i = 0; i < n; ++i) (scaled[i] < 1.0 ? small : large).push_back(i);
+  while (!small.empty() && !large.empty()) {
+    const std::size_t less = small.back();
+    small.pop_back();
+    const std::size_t more = large.back();
+    keep_[less] = scaled[less];
+    alias_[less] = static_cast<std::uint32_t>(more);
+    scaled[more] -= 1.0 - scaled[less];
+    if (scaled[more] < 1.0) {
+      large.pop_back();
+      small.push_back(more);
+    }
+  }
+  // Whatever is left is 1 up to rounding: keeps its own value.
 }
+
+void append_number(std::string& out, std::uint64_t value, int width) {
+  char buffer[24];
+  int length = 0;
+  do {
+    buffer[length++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  for (int i = length; i < width; ++i) out += '0';
+  while (length > 0) out += buffer[--length];
+}
+
 template class WeightedTable<std::string>;
 template class WeightedTable<int>;
 template class WeightedTable<std::uint32_t>;
@@ -124,15 +157,20 @@ Tables Tables::load(const std::string& directory) {
   }
   if (tables.first_names[0].empty() || tables.first_names[1].empty())
     throw std::runtime_error("mpi_gen: first_names.csv needs names of both sexes");
+  tables.first_names[0].finish();
+  tables.first_names[1].finish();
 
   for (const auto& row : read_csv(directory, "surnames.csv", 2)) {
     tables.surnames.add(row[0], parse_count(row[1], "surnames.csv"));
     tables.surname_list.push_back(row[0]);
   }
+  tables.surnames.finish();
   for (const auto& row : read_csv(directory, "streets.csv", 2))
     tables.streets.add(row[0], parse_count(row[1], "streets.csv"));
   for (const auto& row : read_csv(directory, "ages.csv", 2))
     tables.ages.add(static_cast<int>(parse_count(row[0], "ages.csv")), parse_count(row[1], "ages.csv"));
+  tables.streets.finish();
+  tables.ages.finish();
 
   for (const auto& row : read_csv(directory, "nc_places.csv", 4)) {
     Place place{row[0], split(row[1], ';'), split(row[2], ';')};
@@ -142,6 +180,7 @@ Tables Tables::load(const std::string& directory) {
                       parse_count(row[3], "nc_places.csv"));
     tables.place_list.push_back(std::move(place));
   }
+  tables.places.finish();
 
   for (const auto& row : read_csv(directory, "pseudopeople_nicknames.csv", 2)) {
     auto& list = tables.nicknames[lower(trim(row[0]))];

@@ -26,26 +26,34 @@ class Rng {
 };
 std::uint64_t mix64(std::uint64_t value);
 
-// Values drawn in proportion to their weights (cumulative weights, binary search).
+// Values drawn in proportion to their weights in O(1) (Walker/Vose alias method): add() all
+// values, then finish() once before the first draw.
 template <typename T>
 class WeightedTable {
  public:
   void add(T value, std::uint64_t weight) {
     if (weight == 0) return;
-    total_ += weight;
     values_.push_back(std::move(value));
-    cumulative_.push_back(total_);
+    weights_.push_back(weight);
   }
-  const T& draw(Rng& rng) const;
+  void finish();
+  const T& draw(Rng& rng) const {
+    const std::size_t slot = static_cast<std::size_t>(rng.below(values_.size()));
+    return values_[rng.uniform() < keep_[slot] ? slot : alias_[slot]];
+  }
   bool empty() const { return values_.empty(); }
   std::size_t size() const { return values_.size(); }
   const T& at(std::size_t index) const { return values_[index]; }
 
  private:
   std::vector<T> values_;
-  std::vector<std::uint64_t> cumulative_;
-  std::uint64_t total_ = 0;
+  std::vector<std::uint64_t> weights_;
+  std::vector<double> keep_;          // probability of keeping the slot's own value
+  std::vector<std::uint32_t> alias_;  // the value drawn otherwise
 };
+
+// Appends `value` in decimal, zero-padded to `width` digits.
+void append_number(std::string& out, std::uint64_t value, int width = 0);
 
 struct Place {
   std::string city;

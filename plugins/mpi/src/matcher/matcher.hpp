@@ -133,6 +133,8 @@ struct MatcherSettings {
   std::uint32_t max_values_per_field = 8;  // distinct values a master keeps per field
   bool single_blocking_key = false;        // baseline for the benchmark: one key only
 };
+// The blocking keys in use, for reports: e.g. "phonetic first+last" for the single-key baseline.
+std::string blocking_keys_description(const MatcherSettings& settings);
 
 struct EstimationReport {
   std::uint32_t pairs = 0;
@@ -192,9 +194,26 @@ class Matcher {
   void normalized_values(const PersonInput& record,
                          const std::function<void(Field, std::string_view)>& visit) const;
 
+  // The masters scored by the last match() or score_only(), best score first (for the
+  // benchmark's pair completeness and for review tools).
+  std::span<const MasterId> last_candidates() const;
+
+  // Size of the index, for capacity planning and the benchmark.
+  struct Stats {
+    std::size_t masters = 0;          // active masters
+    std::size_t values = 0;           // distinct interned values over all fields
+    std::size_t blocking_keys = 0;    // distinct blocking keys
+    std::size_t generic_keys = 0;     // keys that reached their cap and stopped proposing
+    std::size_t memory_bytes = 0;     // approximate heap held by the index
+  };
+  Stats stats() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  friend Model estimate_model(std::span<const PersonInput> records,
+                              std::shared_ptr<const ReferenceTables> tables, const Model& start,
+                              EstimationReport* report, MatcherSettings settings);
 };
 
 // Estimates m and u with EM over the candidate pairs blocking proposes among `records` (an

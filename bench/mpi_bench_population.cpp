@@ -1,0 +1,135 @@
+// mpi_bench, generated population: an index of N base people, then a day of records
+// (returning people with errors, new people, twins and relatives) matched against it.
+#include "mpi_bench.hpp"
+
+#ifdef VAXETL_MPI_BENCH_POPULATION
+#include <chrono>
+#include <cstdio>
+#include <unordered_map>
+
+#include "population.hpp"
+#endif
+
+namespace vaxetl::mpi_bench {
+
+#ifndef VAXETL_MPI_BENCH_POPULATION
+bool run_population(const std::shared_ptr<const mpi::ReferenceTables>&, std::uint64_t, std::uint64_t,
+                    std::uint64_t) {
+  return false;
+}
+#else
+namespace {
+
+OwnedRecord owned(mpi_gen::PersonRecord&& r) {
+  OwnedRecord o;
+  o.truth = r.person_id;
+  o.source = std::move(r.source);
+  o.recipient_id = std::move(r.recipient_id);
+  o.first_name = std::move(r.first_name);
+  o.middle_name = std::move(r.middle_name);
+  o.last_name = std::move(r.last_name);
+  o.suffix = std::move(r.suffix);
+  o.birth_date = std::move(r.birth_date);
+  o.sex = std::move(r.sex);
+  o.street = std::move(r.street);
+  o.street_2 = std::move(r.street_2);
+  o.city = std::move(r.city);
+  o.state = std::move(r.state);
+  o.zip = std::move(r.zip);
+  o.phone = std::move(r.phone);
+  o.email = std::move(r.email);
+  o.ssn = std::move(r.ssn);
+  return o;
+}
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+bool run_population(const std::shared_ptr<const mpi::ReferenceTables>& tables, std::uint64_t people,
+                    std::uint64_t day_records, std::uint64_t em_sample) {
+  mpi_gen::PopulationOptions options;
+  options.people = people;
+  options.day_records = day_records;
+  mpi_gen::PopulationGenerator generator(options, mpi_gen::default_reference_dir());
+  std::printf("generated population: %llu base people, %llu day records\n",
+              static_cast<unsigned long long>(people), static_cast<unsigned long long>(day_records));
+
+  // EM sample (no labels): the first em_sample base records and the first em_sample day records.
+  std::vector<OwnedRecord> base, day;
+  base.reserve(people);
+  day.reserve(day_records);
+  mpi_gen::PersonRecord record;
+  const auto gen_start = Clock::now();
+  while (generator.next_base(record)) base.push_back(owned(std::move(record)));
+  while (generator.next_day(record)) day.push_back(owned(std::move(record)));
+  std::printf("  generated in %.1f s\n", std::chrono::duration<double>(Clock::now() - gen_start).count());
+  std::vector<mpi::PersonInput> sample;
+  for (std::size_t i = 0; i < base.size() && i < em_sample; ++i) sample.push_back(base[i].input());
+  for (std::size_t i = 0; i < day.size() && i < em_sample; ++i) sample.push_back(day[i].input());
+  mpi::EstimationReport report;
+  const auto em_start = Clock::now();
+  const mpi::Model model = mpi::estimate_model(sample, tables, mpi::Model::defaults(), &report);
+  std::printf("  EM over %zu records: %u pairs, %u iterations, match share %.4f, %.1f s\n", sample.size(),
+              report.pairs, report.iterations, report.match_share,
+              std::chrono::duration<double>(Clock::now() - em_start).count());
+
+  mpi::Matcher matcher(tables, model);
+  std::vector<std::uint64_t> predicted, truth;
+  predicted.reserve(base.size() + day.size());
+  truth.reserve(base.size() + day.size());
+  const auto build_start = Clock::now();
+  std::size_t base_linked = 0;
+  for (const auto& r : base) {
+    const auto& result = matcher.match(r.input());
+    base_linked += result.decision == mpi::Decision::Linked;
+    predicted.push_back(result.mpi_id);
+    truth.push_back(r.truth);
+  }
+  matcher.clear_changes();
+  const double build_seconds = std::chrono::duration<double>(Clock::now() - build_start).count();
+  const auto stats = matcher.stats();
+  const double rss_after_build = peak_rss_mib();
+  std::printf("  index: %zu masters from %zu base records in %.1f s (%.0f records/s), %zu linked to an "
+              "earlier base record\n", stats.masters, base.size(), build_seconds,
+              static_cast<double>(base.size()) / build_seconds, base_linked);
+  std::printf("  index memory: %.0f MiB counted (%.0f bytes/master), %zu values, %zu keys (%zu generic); "
+              "peak RSS so far %.0f MiB\n", static_cast<double>(stats.memory_bytes) / 1048576.0,
+              static_cast<double>(stats.memory_bytes) / static_cast<double>(std::max<std::size_t>(stats.masters, 1)),
+              stats.values, stats.blocking_keys, stats.generic_keys, rss_after_build);
+
+  const auto base_pairs = pair_counts(predicted, truth);
+  std::size_t linked = 0, possible = 0, fresh = 0;
+  double candidates = 0, seconds = 0;
+  std::unordered_map<std::string_view, std::size_t> rules;
+  for (const auto& r : day) {
+    const auto input = r.input();
+    const auto start = Clock::now();
+    const auto& result = matcher.match(input);
+    seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    matcher.clear_changes();
+    candidates += result.candidates;
+    linked += result.decision == mpi::Decision::Linked;
+    possible += result.decision == mpi::Decision::Possible;
+    fresh += result.decision == mpi::Decision::New;
+    if (!result.rule.empty()) ++rules[result.rule];
+    predicted.push_back(result.mpi_id);
+    truth.push_back(r.truth);
+  }
+  const auto all = pair_counts(predicted, truth);
+  std::printf("  day: %zu records in %.1f s = %.0f records/s against %zu masters; %.2f candidates/record\n",
+              day.size(), seconds, static_cast<double>(day.size()) / seconds, stats.masters,
+              candidates / static_cast<double>(std::max<std::size_t>(day.size(), 1)));
+  std::printf("  decisions: %zu linked, %zu possible, %zu new;", linked, possible, fresh);
+  for (const auto& [rule, count] : rules) std::printf(" %.*s=%zu", static_cast<int>(rule.size()), rule.data(), count);
+  std::printf("\n  base only: precision %.5f recall %.5f (predicted pairs %.0f)\n", base_pairs.precision(),
+              base_pairs.recall(), base_pairs.predicted_pairs);
+  std::printf("  base + day pairwise: precision %.5f recall %.5f F1 %.5f (true pairs %.0f, predicted %.0f, "
+              "correct %.0f)\n", all.precision(), all.recall(), all.f1(), all.true_pairs, all.predicted_pairs,
+              all.true_positive);
+  std::printf("  peak RSS %.0f MiB\n", peak_rss_mib());
+  return true;
+}
+#endif
+
+}  // namespace vaxetl::mpi_bench

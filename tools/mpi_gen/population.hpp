@@ -35,7 +35,7 @@ struct ErrorRates {
   double dob_day_month_swap = 0.005;// "dob_swap": day and month exchanged (day <= 12)
   double moved = 0.08;              // "moved": a new address (street, city, zip)
   double new_phone = 0.08;          // "new_phone": a new phone number
-  double missing_fields = 0.10;     // "missing": one to three fields not sent
+  double missing_fields = 0.10;     // "missing:street+phone": 1-3 fields not sent
   double married_surname = 0.01;    // "married": surname changed or hyphenated (adults)
   double middle_change = 0.03;      // "middle": middle name dropped, initial only, or added
   double sex_error = 0.003;         // "sex": sex wrong or unknown

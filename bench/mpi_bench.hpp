@@ -15,6 +15,7 @@ struct OwnedRecord {
   std::uint64_t truth = 0;  // entity id (never given to the matcher)
   std::string source, recipient_id, first_name, middle_name, last_name, suffix, birth_date, sex,
       street, street_2, city, state, zip, phone, email, ssn;
+  std::string relation, errors;  // generated population only: truth notes for diagnostics
   mpi::PersonInput input() const;
 };
 

@@ -2,9 +2,14 @@
 // (returning people with errors, new people, twins and relatives) matched against it.
 #include "mpi_bench.hpp"
 
+#include <algorithm>
+
 #ifdef VAXETL_MPI_BENCH_POPULATION
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
 #include <unordered_map>
 
 #include "population.hpp"
@@ -23,6 +28,8 @@ namespace {
 OwnedRecord owned(mpi_gen::PersonRecord&& r) {
   OwnedRecord o;
   o.truth = r.person_id;
+  o.relation = std::move(r.relation);
+  o.errors = std::move(r.errors);
   o.source = std::move(r.source);
   o.recipient_id = std::move(r.recipient_id);
   o.first_name = std::move(r.first_name);
@@ -43,6 +50,38 @@ OwnedRecord owned(mpi_gen::PersonRecord&& r) {
 }
 
 using Clock = std::chrono::steady_clock;
+
+// Diagnostics (MPI_BENCH_DIAG=1): level patterns of wrong links, by the truth relation.
+struct WrongLinks {
+  bool on = std::getenv("MPI_BENCH_DIAG") != nullptr;
+  std::unordered_map<mpi::MasterId, std::uint64_t> truth_of_master;  // the person who created it
+  std::map<std::string, std::size_t> patterns;
+  void note(const mpi::MatchResult& result, std::uint64_t truth, const std::string& relation,
+            const std::string& errors) {
+    if (!on) return;
+    if (result.decision != mpi::Decision::Linked) {
+      truth_of_master.emplace(result.mpi_id, truth);
+      return;
+    }
+    const auto it = truth_of_master.find(result.mpi_id);
+    if (it == truth_of_master.end() || it->second == truth) return;
+    std::string pattern = relation.empty() ? "unrelated" : relation.substr(0, relation.find(':'));
+    pattern.append(" [").append(errors).append("]");
+    for (std::size_t f = 0; f < mpi::kFieldCount; ++f) {
+      if (result.comparison[f].level == 0) continue;
+      const auto field = static_cast<mpi::Field>(f);
+      pattern.append(" ").append(mpi::field_name(field)).append("=").append(mpi::level_name(field, result.comparison[f].level));
+    }
+    ++patterns[pattern];
+  }
+  void print() const {
+    if (!on) return;
+    std::vector<std::pair<std::size_t, std::string>> sorted;
+    for (const auto& [p, n] : patterns) sorted.emplace_back(n, p);
+    std::sort(sorted.rbegin(), sorted.rend());
+    for (std::size_t i = 0; i < sorted.size() && i < 40; ++i) std::printf("    %5zu %s\n", sorted[i].first, sorted[i].second.c_str());
+  }
+};
 
 }  // namespace
 
@@ -80,8 +119,10 @@ bool run_population(const std::shared_ptr<const mpi::ReferenceTables>& tables, s
   truth.reserve(base.size() + day.size());
   const auto build_start = Clock::now();
   std::size_t base_linked = 0;
+  WrongLinks wrong;
   for (const auto& r : base) {
     const auto& result = matcher.match(r.input());
+    wrong.note(result, r.truth, r.relation, r.errors);
     base_linked += result.decision == mpi::Decision::Linked;
     predicted.push_back(result.mpi_id);
     truth.push_back(r.truth);
@@ -107,6 +148,7 @@ bool run_population(const std::shared_ptr<const mpi::ReferenceTables>& tables, s
     const auto start = Clock::now();
     const auto& result = matcher.match(input);
     seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    wrong.note(result, r.truth, r.relation, r.errors);
     matcher.clear_changes();
     candidates += result.candidates;
     linked += result.decision == mpi::Decision::Linked;
@@ -127,6 +169,7 @@ bool run_population(const std::shared_ptr<const mpi::ReferenceTables>& tables, s
   std::printf("  base + day pairwise: precision %.5f recall %.5f F1 %.5f (true pairs %.0f, predicted %.0f, "
               "correct %.0f)\n", all.precision(), all.recall(), all.f1(), all.true_pairs, all.predicted_pairs,
               all.true_positive);
+  wrong.print();
   std::printf("  peak RSS %.0f MiB\n", peak_rss_mib());
   return true;
 }

@@ -216,6 +216,35 @@ double jaro_winkler(std::string_view a, std::string_view b) noexcept {
   return jaro + prefix * 0.1 * (1.0 - jaro);
 }
 
+double jaro_winkler_at_least(std::string_view a, std::string_view b, double minimum) noexcept {
+  if (a.size() > 64) a = a.substr(0, 64);
+  if (b.size() > 64) b = b.substr(0, 64);
+  if (a.empty() || b.empty()) return 0.0;
+  if (a == b) return 1.0;
+  // Upper bound: at most the letters the two share can match (counted in 32 buckets, which
+  // can only overcount), with no transpositions and the real common prefix.
+  std::array<std::uint8_t, 32> counts{};
+  for (char c : a) ++counts[static_cast<unsigned char>(c) & 31u];
+  int shared = 0;
+  for (char c : b) {
+    auto& n = counts[static_cast<unsigned char>(c) & 31u];
+    if (n > 0) {
+      --n;
+      ++shared;
+    }
+  }
+  if (shared == 0) return 0.0;
+  const double m = shared;
+  const double jaro_max = (m / static_cast<double>(a.size()) + m / static_cast<double>(b.size()) + 1.0) / 3.0;
+  int prefix = 0;
+  while (prefix < 4 && prefix < static_cast<int>(a.size()) && prefix < static_cast<int>(b.size()) &&
+         a[static_cast<std::size_t>(prefix)] == b[static_cast<std::size_t>(prefix)]) {
+    ++prefix;
+  }
+  if (jaro_max + prefix * 0.1 * (1.0 - jaro_max) < minimum) return 0.0;
+  return jaro_winkler(a, b);
+}
+
 bool one_typo_apart(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   std::size_t first = a.size(), differences = 0;
@@ -337,7 +366,7 @@ std::uint8_t compare_values(Field field, const ValueView& a, const ValueView& b)
   switch (field) {
     case Field::FirstName: {
       if (share_group(a.nicknames, b.nicknames)) return kFirstNickname;
-      const double jw = jaro_winkler(a.text, b.text);
+      const double jw = jaro_winkler_at_least(a.text, b.text, 0.80);
       if (jw >= 0.92) return kFirstJw92;
       if (same_phonetic(a, b, jw)) return kFirstPhonetic;
       if (jw >= 0.85) return kFirstJw85;
@@ -345,7 +374,7 @@ std::uint8_t compare_values(Field field, const ValueView& a, const ValueView& b)
       return kFirstDisagree;
     }
     case Field::LastName: {
-      const double jw = jaro_winkler(a.text, b.text);
+      const double jw = jaro_winkler_at_least(a.text, b.text, 0.80);
       if (jw >= 0.92) return kLastJw92;
       if (same_phonetic(a, b, jw)) return kLastPhonetic;
       if (jw >= 0.85) return kLastJw85;
@@ -354,7 +383,7 @@ std::uint8_t compare_values(Field field, const ValueView& a, const ValueView& b)
     }
     case Field::MiddleName: {
       if (is_initial_of(a.text, b.text) || is_initial_of(b.text, a.text)) return kMiddleInitial;
-      if (jaro_winkler(a.text, b.text) >= 0.85) return kMiddleJw85;
+      if (jaro_winkler_at_least(a.text, b.text, 0.85) >= 0.85) return kMiddleJw85;
       return kMiddleDisagree;
     }
     case Field::BirthDate: {
@@ -372,15 +401,15 @@ std::uint8_t compare_values(Field field, const ValueView& a, const ValueView& b)
     case Field::Sex:
       return kSexDisagree;
     case Field::Street: {
-      if (jaro_winkler(a.text, b.text) >= 0.92) return kStreetJw92;
+      if (jaro_winkler_at_least(a.text, b.text, 0.92) >= 0.92) return kStreetJw92;
       if (a.split > 0 && a.split == b.split && a.text.substr(0, a.split) == b.text.substr(0, b.split) &&
-          jaro_winkler(a.text.substr(a.split), b.text.substr(b.split)) >= 0.80) {
+          jaro_winkler_at_least(a.text.substr(a.split), b.text.substr(b.split), 0.80) >= 0.80) {
         return kStreetSameNumber;
       }
       return kStreetDisagree;
     }
     case Field::City: {
-      const double jw = jaro_winkler(a.text, b.text);
+      const double jw = jaro_winkler_at_least(a.text, b.text, 0.85);
       if (jw >= 0.92) return kCityJw92;
       if (jw >= 0.85) return kCityJw85;
       return kCityDisagree;
@@ -398,7 +427,7 @@ std::uint8_t compare_values(Field field, const ValueView& a, const ValueView& b)
       return kPhoneDisagree;
     }
     case Field::Email: {
-      if (jaro_winkler(a.text, b.text) >= 0.92) return kEmailJw92;
+      if (jaro_winkler_at_least(a.text, b.text, 0.92) >= 0.92) return kEmailJw92;
       if (a.split > 0 && a.split == b.split && a.text.substr(0, a.split) == b.text.substr(0, b.split)) {
         return kEmailSameUser;
       }

@@ -162,6 +162,7 @@ struct Matcher::Impl {
   Probe probe;
   std::string scratch;
   std::vector<std::uint64_t> keys;
+  std::vector<std::uint64_t> weak_keys;
   std::vector<std::uint8_t> key_types;
   std::vector<std::uint32_t> gathered;
   struct Candidate {
@@ -170,7 +171,8 @@ struct Matcher::Impl {
   };
   std::vector<Candidate> candidates;
   std::vector<MasterId> candidate_ids;
-  std::vector<std::pair<double, std::uint32_t>> ranked;
+  std::vector<std::pair<double, std::uint32_t>> ranked;  // score, position in candidates
+  std::vector<Levels> ranked_levels;                      // by position in candidates
   MatchResult result;
   std::vector<IndexChange> change_log;
 
@@ -386,18 +388,10 @@ struct Matcher::Impl {
   }
 
   // ---------------------------------------------------------------- candidates
-  void find_candidates(const Probe& p) {
-    keys.clear();
-    for_each_key(
-        [&](Field field) {
-          const auto f = static_cast<std::size_t>(field);
-          return p.present[f] ? std::span<const ValueView>(&p.view[f], 1) : std::span<const ValueView>();
-        },
-        [&](KeyType, std::uint64_t key) { keys.push_back(key); });
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    gathered.clear();
-    for (std::uint64_t key : keys) {
+  void gather(std::vector<std::uint64_t>& from) {
+    std::sort(from.begin(), from.end());
+    from.erase(std::unique(from.begin(), from.end()), from.end());
+    for (std::uint64_t key : from) {
       const std::uint32_t* slot = postings.find(key);
       if (slot == nullptr || *slot == kGeneric) continue;
       if ((*slot & kListBit) == 0) {
@@ -407,6 +401,22 @@ struct Matcher::Impl {
         gathered.insert(gathered.end(), list.begin(), list.end());
       }
     }
+  }
+
+  // Strong keys first; the weak name + locality keys only when the record has no DOB or the
+  // strong keys found nobody (they exist for DOB-less feeds and cost most of the candidates).
+  void find_candidates(const Probe& p) {
+    keys.clear();
+    weak_keys.clear();
+    for_each_key(
+        [&](Field field) {
+          const auto f = static_cast<std::size_t>(field);
+          return p.present[f] ? std::span<const ValueView>(&p.view[f], 1) : std::span<const ValueView>();
+        },
+        [&](KeyType type, std::uint64_t key) { (is_weak_key(type) ? weak_keys : keys).push_back(key); });
+    gathered.clear();
+    gather(keys);
+    if (!p.present[static_cast<std::size_t>(Field::BirthDate)] || gathered.empty()) gather(weak_keys);
     std::sort(gathered.begin(), gathered.end());
     candidates.clear();
     for (std::size_t i = 0; i < gathered.size();) {
@@ -430,7 +440,7 @@ struct Matcher::Impl {
 
   // ---------------------------------------------------------------- comparison
   static bool names_close(std::string_view a, std::string_view b) {
-    return a == b || jaro_winkler(a, b) >= 0.92;
+    return a == b || jaro_winkler_at_least(a, b, 0.92) >= 0.92;
   }
 
   // Levels and weights of the probe against one master; returns the total weight.
@@ -504,39 +514,47 @@ struct Matcher::Impl {
   // ---------------------------------------------------------------- decision
   std::string_view guard_rule(const Levels& lv) const {
     auto at = [&](Field f) { return lv[static_cast<std::size_t>(f)]; };
-    const bool first_differs = at(Field::FirstName) == level::kFirstDisagree;
-    const bool last_differs = at(Field::LastName) == level::kLastDisagree;
-    const std::uint8_t last = at(Field::LastName);
+    const std::uint8_t first = at(Field::FirstName), last = at(Field::LastName), dob = at(Field::BirthDate);
+    const std::uint8_t ssn = at(Field::Ssn), phone = at(Field::Phone), email = at(Field::Email);
+    const std::uint8_t street = at(Field::Street);
+    const bool first_differs = first == level::kFirstDisagree;
+    const bool last_differs = last == level::kLastDisagree;
     const bool last_agrees = last == kLevelExact || last == level::kLastJw92 || last == level::kLastPhonetic;
-    const bool dob_same = at(Field::BirthDate) == kLevelExact;
-    const bool dob_differs = at(Field::BirthDate) == level::kDateDisagree;
-    const bool ssn_same = at(Field::Ssn) == kLevelExact;
+    const bool dob_same = dob == kLevelExact;
+    const bool dob_close = dob_same || dob == level::kDateDayMonthSwap || dob == level::kDateOneDigit;
+    const bool dob_differs = dob == level::kDateDisagree;
+    const bool ssn_same = ssn == kLevelExact;
+    const bool ssn_close = ssn_same || ssn == level::kSsnOneDigit;
     const bool rid_same = at(Field::RecipientId) == kLevelExact;
-    const std::uint8_t first = at(Field::FirstName);
     if (rid_same && ((dob_differs && (first_differs || last_differs)) || (first_differs && last_differs))) {
       return "recipient_id_conflict";
     }
     // Twins: same DOB and surname, clearly another first name, or another sex with a first
     // name that is not the same one. Twins never share an SSN or a provider's recipient id, so
-    // either of those agreeing means a data error in the name, not a twin.
+    // either of those agreeing means a data error in the name, not a twin (a one-digit SSN
+    // difference does not count: twins often get consecutive numbers).
     if (dob_same && last_agrees && !ssn_same && !rid_same &&
-        (first_differs || (at(Field::Sex) == level::kSexDisagree && first != kLevelExact &&
-                           first != level::kFirstNickname && first != 0))) {
+        (first_differs ||
+         (at(Field::Sex) == level::kSexDisagree && first != kLevelExact && first != level::kFirstNickname))) {
       return "twins_guard";
     }
-    // Family: another first name and another DOB (parent, child, sibling at the same address).
-    if (first_differs && dob_differs && !ssn_same && !rid_same) return "family_guard";
-    if (dob_differs && !ssn_same && !rid_same) return "dob_conflict";
-    // A link needs two agreements that belong to the person, not the household: the address,
-    // city and ZIP are shared by everyone living there.
-    const std::uint8_t dob = at(Field::BirthDate);
-    const std::uint8_t ssn = at(Field::Ssn), phone = at(Field::Phone), email = at(Field::Email);
-    const int personal = (first != 0 && !first_differs) + (last != 0 && !last_differs) +
-                         (dob == kLevelExact || dob == level::kDateDayMonthSwap || dob == level::kDateOneDigit) +
-                         (ssn == kLevelExact || ssn == level::kSsnOneDigit) * 2 + rid_same * 2 +
+    // Family: another first name and not the same DOB (parent, child, sibling, spouse at the
+    // same address; siblings' DOBs are often a digit or the same year apart).
+    if (first_differs && !dob_same && !ssn_same && !rid_same) return "family_guard";
+    if (dob_differs && !ssn_close && !rid_same) return "dob_conflict";
+    // A link needs agreements that belong to the person, not the household (address, city and
+    // ZIP are shared by everyone living there): two, or three when a name clearly differs
+    // (then a shared street counts as one).
+    // Exchanged first and last names are one agreement, not two.
+    const bool transposed = first == level::kFirstTransposed;
+    const int personal = (first != 0 && !first_differs) + (last != 0 && !last_differs && !transposed) + dob_close +
+                         ssn_close * 2 + rid_same * 2 +
                          (phone == kLevelExact || phone == level::kPhoneOneDigit) +
                          (email == kLevelExact || email == level::kEmailJw92 || email == level::kEmailSameUser);
-    if (personal < 2) return "too_little_data";
+    // A DOB on both sides that is not (nearly) the same also asks for the third agreement.
+    const bool doubtful = first_differs || last_differs || (dob != 0 && !dob_close);
+    const int street_bonus = doubtful && (street == kLevelExact || street == level::kStreetJw92) ? 1 : 0;
+    if (personal + street_bonus < (doubtful ? 3 : 2)) return "too_little_data";
     return {};
   }
 
@@ -553,9 +571,11 @@ struct Matcher::Impl {
     std::array<float, kFieldCount> best_weights{};
     double best_score = -std::numeric_limits<double>::infinity();
     std::uint32_t best_index = 0;
+    ranked_levels.clear();
     for (const Candidate& c : candidates) {
       const double s = compare(p, c.index, levels, weights);
-      ranked.emplace_back(s, c.index);
+      ranked.emplace_back(s, static_cast<std::uint32_t>(ranked_levels.size()));
+      ranked_levels.push_back(levels);
       if (collecting) collect(levels);
       if (s > best_score || (s == best_score && c.index < best_index)) {
         best_score = s;
@@ -564,11 +584,12 @@ struct Matcher::Impl {
         best_weights = weights;
       }
     }
-    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    std::sort(ranked.begin(), ranked.end(), [this](const auto& a, const auto& b) {
+      if (a.first != b.first) return a.first > b.first;
+      return candidates[a.second].index < candidates[b.second].index;  // ties: the older master
     });
     candidate_ids.clear();
-    for (const auto& [s, index] : ranked) candidate_ids.push_back(master_ids[index]);
+    for (const auto& [s, at] : ranked) candidate_ids.push_back(master_ids[candidates[at].index]);
     if (ranked.empty()) {
       result.decision = Decision::New;
       return;
@@ -581,14 +602,26 @@ struct Matcher::Impl {
     }
     if (ranked.size() > 1) {
       result.runner_up_score = ranked[1].first;
-      result.runner_up = master_ids[ranked[1].second];
+      result.runner_up = master_ids[candidates[ranked[1].second].index];
     }
     if (best_score >= model.link_threshold) {
       const std::string_view rule = guard_rule(best_levels);
+      // The runner-up that matters could itself be linked: a guarded one (a twin) does not
+      // compete. Two masters that both clear the threshold by far are one person indexed twice
+      // (an earlier miss): linking to the better one is right.
+      double rival = -std::numeric_limits<double>::infinity();
+      for (std::size_t i = 1; i < ranked.size(); ++i) {
+        if (ranked[i].first < best_score - model.runner_up_margin) break;
+        if (guard_rule(ranked_levels[ranked[i].second]).empty()) {
+          rival = ranked[i].first;
+          break;
+        }
+      }
+      const bool rival_is_same_person = rival >= model.link_threshold + 2 * model.runner_up_margin;
       if (!rule.empty()) {
         result.decision = Decision::Possible;
         result.rule = rule;
-      } else if (ranked.size() > 1 && best_score - ranked[1].first < model.runner_up_margin) {
+      } else if (best_score - rival < model.runner_up_margin && !rival_is_same_person) {
         result.decision = Decision::Possible;
         result.rule = "ambiguous_runner_up";
       } else {

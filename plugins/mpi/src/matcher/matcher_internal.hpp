@@ -114,6 +114,9 @@ void nysiis(std::string_view name, std::string& out);
 std::uint16_t soundex(std::string_view name) noexcept;
 // Jaro-Winkler similarity (prefix scale 0.1, up to 4 characters); compares the first 64 bytes.
 double jaro_winkler(std::string_view a, std::string_view b) noexcept;
+// jaro_winkler(a, b) when it can reach `minimum`, else 0 (a cheap bound skips most pairs of
+// clearly different values).
+double jaro_winkler_at_least(std::string_view a, std::string_view b, double minimum) noexcept;
 // Same length and either one position differs or two adjacent positions are swapped.
 bool one_typo_apart(std::string_view a, std::string_view b) noexcept;
 

@@ -221,6 +221,14 @@ TEST_F(NcRules, EachEnvironmentLoadsOnlyItsOwnStore) {
 
   // NOPHI: validated end to end through a store that lives for the run only.
   const auto before = Sqlite(store()).fingerprint();
+  auto index_rows = [&] {
+    Sqlite index(store("mpi.sqlite"));
+    return std::vector<int64_t>{index.scalar("SELECT COUNT(*) FROM masters"),
+                                index.scalar("SELECT COUNT(*) FROM master_values"),
+                                index.scalar("SELECT COUNT(*) FROM decisions")};
+  };
+  const auto index_before = index_rows();
+  EXPECT_GT(index_before[0], 0);
   const fs::path nophi = generate("--records 200 --seed 13 --environment NOPHI --file-time 20261120100000");
   runs = run("ncvr-daily.yaml", nophi);
   ASSERT_EQ(runs.size(), 1u);
@@ -229,10 +237,13 @@ TEST_F(NcRules, EachEnvironmentLoadsOnlyItsOwnStore) {
   EXPECT_EQ(number(runs[0], "loaded"), count_expected(truth_of(nophi), "loaded"));
   EXPECT_GT(number(runs[0], "loaded"), 0);
   EXPECT_EQ(Sqlite(store()).fingerprint(), before);
+  EXPECT_EQ(index_rows(), index_before);
   std::set<std::string> stores;
   for (const auto& entry : fs::recursive_directory_iterator(home_))
     if (entry.path().extension() == ".sqlite") stores.insert(entry.path().filename().string());
-  EXPECT_EQ(stores, (std::set<std::string>{"cvms.sqlite", "cvms-staging.sqlite", "ledger.sqlite"}));
+  // Each environment has its own patient index beside its CVMS store; NOPHI's went with the run.
+  EXPECT_EQ(stores, (std::set<std::string>{"cvms.sqlite", "cvms-staging.sqlite", "ledger.sqlite",
+                                           "mpi.sqlite", "mpi-staging.sqlite"}));
 
   Sqlite runs_table(ledger());
   EXPECT_EQ(runs_table.scalar("SELECT COUNT(DISTINCT environment) FROM runs WHERE org = 'CAROLINAPHARM'"), 3);

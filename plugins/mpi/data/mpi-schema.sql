@@ -7,7 +7,8 @@
 -- kIndexSchemaVersion in index_store/mpi_store.hpp; this file is never edited after release.
 --
 -- Standard SQL on purpose (PostgreSQL comes later): INTEGER keys, TEXT, REAL, CHECK, UNIQUE.
--- The SQLite-only parts are the triggers' RAISE and INTEGER PRIMARY KEY being the rowid.
+-- The SQLite-only parts are the triggers' RAISE, WITHOUT ROWID and INTEGER PRIMARY KEY being
+-- the rowid.
 -- Times are UTC 'YYYY-MM-DDTHH:MM:SSZ', written by the store.
 
 CREATE TABLE schema_version (
@@ -27,13 +28,22 @@ INSERT INTO fields (field, name) VALUES
   (5, 'street'), (6, 'city'), (7, 'zip'), (8, 'phone'), (9, 'email'), (10, 'ssn'),
   (11, 'recipient_id');
 
+-- One row per load that wrote to the index (a dry run writes none). Decisions name their run
+-- by number; a rerun of an input is found by its SHA-256.
+CREATE TABLE runs (
+  run_no        INTEGER PRIMARY KEY,
+  run_id        TEXT NOT NULL UNIQUE,  -- the vaxetl run id (ledger, `vaxetl runs`)
+  input_sha256  TEXT NOT NULL,
+  started_at    TEXT NOT NULL
+);
+
 -- One row per master patient. The id never changes and is never reused. A merged master is
 -- 'retired' and points at the master it was merged into; its records and values count for
 -- that master until an operator unmerges it.
 CREATE TABLE masters (
   mpi_id       INTEGER PRIMARY KEY,
   status       TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'retired')),
-  created_run  TEXT NOT NULL,
+  created_run  INTEGER NOT NULL,  -- runs.run_no of the load that created it
   created_at   TEXT NOT NULL,
   merged_into  INTEGER REFERENCES masters (mpi_id),
   CHECK ((status = 'retired' AND merged_into IS NOT NULL) OR
@@ -44,15 +54,14 @@ CREATE INDEX masters_by_merged_into ON masters (merged_into);
 -- Every normalized value a master has seen, per field, kept with the master that learned it
 -- (its origin). A merge moves nothing: the retired master's values count for the survivor
 -- when the index is loaded, so an unmerge gives back exactly the values that came from it.
--- The rowid is the order values were learned in; loading follows it.
+-- One B-tree keyed by master (WITHOUT ROWID): a load appends to it and reads it in key order.
 CREATE TABLE master_values (
-  value_id   INTEGER PRIMARY KEY,
   mpi_id     INTEGER NOT NULL REFERENCES masters (mpi_id),
   field      INTEGER NOT NULL REFERENCES fields (field),
   value      TEXT NOT NULL,
-  first_run  TEXT NOT NULL,
-  UNIQUE (mpi_id, field, value)
-);
+  first_run  INTEGER NOT NULL,     -- runs.run_no of the load that learned it
+  PRIMARY KEY (mpi_id, field, value)
+) WITHOUT ROWID;
 
 -- One row per operator merge: the retired id answers for the survivor until the alias ends (an
 -- unmerge). Rows are never deleted; an ended alias keeps who ended it, when and why.
@@ -76,26 +85,25 @@ CREATE INDEX aliases_by_survivor ON aliases (surviving_mpi_id);
 -- values: `vaxetl mpi explain` prints it as it is.
 CREATE TABLE decisions (
   seq              INTEGER PRIMARY KEY,
-  run_id           TEXT NOT NULL,
-  input_sha256     TEXT NOT NULL,
-  record_no        INTEGER NOT NULL,
-  source           TEXT,            -- org_code of the sending provider
-  recipient_id     TEXT,            -- the provider's own id for the person
+  run_no           INTEGER NOT NULL REFERENCES runs (run_no),
+  record_no        INTEGER NOT NULL,  -- the record's line (or message) in the input
+  source           TEXT,              -- org_code of the sending provider
+  recipient_id     TEXT,              -- the provider's own id for the person
   vax_event_id     TEXT,
-  record_type      TEXT,            -- NULL / VACCINATION, or DEMOGRAPHICS
+  record_type      TEXT,              -- NULL / VACCINATION, or DEMOGRAPHICS
   decision         TEXT NOT NULL CHECK (decision IN ('linked', 'new', 'possible')),
-  mpi_id           INTEGER NOT NULL, -- the master the record was given
-  best_candidate   INTEGER,          -- NULL when no master was scored
+  mpi_id           INTEGER NOT NULL,  -- the master the record was given
+  best_candidate   INTEGER,           -- NULL when no master was scored
   score            REAL NOT NULL,
   runner_up        INTEGER,
   runner_up_score  REAL,
   candidates       INTEGER NOT NULL,
-  rule             TEXT,             -- the rule that overrode the score, if any
+  rule             TEXT,              -- the rule that overrode the score, if any
   comparison       TEXT,
-  model_version    INTEGER NOT NULL, -- models.version; 0: the built-in defaults
+  model_version    INTEGER NOT NULL,  -- models.version; 0: the built-in defaults
   decided_at       TEXT NOT NULL
 );
-CREATE INDEX decisions_by_run ON decisions (run_id, record_no);
+CREATE INDEX decisions_by_run ON decisions (run_no, record_no);
 CREATE INDEX decisions_by_recipient ON decisions (source, recipient_id);
 CREATE INDEX decisions_by_master ON decisions (mpi_id);
 CREATE TRIGGER decisions_append_only_update BEFORE UPDATE ON decisions

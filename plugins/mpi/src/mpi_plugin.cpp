@@ -303,7 +303,7 @@ class MpiTransform final : public sdk::Transform {
       match_row(view, row);
     }
     if (writing()) {
-      store_->persist(matcher_->changes(), run_.run_id, decided_at_);
+      store_->persist(matcher_->changes(), decided_at_);
     }
     matcher_->clear_changes();  // a dry run too: memory stays bounded
     export_batch(input, out);
@@ -393,7 +393,8 @@ class MpiTransform final : public sdk::Transform {
       model_version_ = 0;
       mpi::LoadSummary summary;
       if (store_) {
-        store_->begin();  // the write lock, before reading: nothing changes under this load
+        // The write lock, before reading: nothing changes under this load.
+        store_->begin({run_.run_id, run_.input_sha256});
         if (auto stored = store_->latest_model()) {
           stored_model_ = stored->model;
           model_version_ = stored->version;
@@ -438,8 +439,6 @@ class MpiTransform final : public sdk::Transform {
   void match_row(const sdk::BatchView& view, int64_t row) {
     const int64_t record_no = view.int64(record_no_, row);
     mpi::DecisionContext context;
-    context.run_id = run_.run_id;
-    context.input_sha256 = run_.input_sha256;
     context.record_no = record_no;
     context.source = view.text(org_, row);
     context.recipient_id = view.text(recip_id_, row);
@@ -518,7 +517,7 @@ class MpiTransform final : public sdk::Transform {
     learned.link_threshold = stored_model_.link_threshold;
     learned.new_threshold = stored_model_.new_threshold;
     learned.runner_up_margin = stored_model_.runner_up_margin;
-    const std::int64_t version = store_->save_model(learned, report, run_.run_id);
+    const std::int64_t version = store_->save_model(learned, report);
     return "; model version " + std::to_string(version) + " estimated from " +
            plural(report.pairs, "scored pair", "scored pairs") + " in " +
            plural(report.iterations, "iteration", "iterations") + ", used from the next run";

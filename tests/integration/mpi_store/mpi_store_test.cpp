@@ -90,7 +90,7 @@ TEST_F(MpiStoreTest, CreatesTheIndexAtTheCurrentSchemaVersion) {
   { auto store = open(); }
   EXPECT_EQ(scalar("SELECT max(version) FROM schema_version"), mpi::kIndexSchemaVersion);
   EXPECT_EQ(count("schema_version"), 2);
-  for (const char* table : {"masters", "master_values", "aliases", "decisions", "reviews",
+  for (const char* table : {"masters", "master_values", "aliases", "runs", "decisions", "reviews",
                             "operator_actions", "models", "fields"})
     EXPECT_EQ(scalar(std::string("SELECT count(*) FROM sqlite_master WHERE name = '") + table + "'"), 1) << table;
   EXPECT_EQ(text("PRAGMA journal_mode"), "wal");
@@ -105,11 +105,11 @@ TEST_F(MpiStoreTest, CreatesTheIndexAtTheCurrentSchemaVersion) {
 
 TEST_F(MpiStoreTest, UpgradesAVersion1IndexAndKeepsItsData) {
   ASSERT_EQ(exec(vaxetl::test::read_file(std::string(kDataDir) + "/mpi-schema.sql")), "");
-  ASSERT_EQ(exec("INSERT INTO masters VALUES (7, 'active', 'R-old', '2025-01-01T00:00:00Z', NULL);"
-                 "INSERT INTO master_values (mpi_id, field, value, first_run) VALUES (7, 0, 'ANN', 'R-old');"
-                 "INSERT INTO decisions (run_id, input_sha256, record_no, decision, mpi_id, score, "
-                 "candidates, model_version, decided_at) VALUES ('R-old', 'sha-old', 3, 'new', 7, 0, 0, 0, "
-                 "'2025-01-01T00:00:00Z');"),
+  ASSERT_EQ(exec("INSERT INTO runs VALUES (1, 'R-old', 'sha-old', '2025-01-01T00:00:00Z');"
+                 "INSERT INTO masters VALUES (7, 'active', 1, '2025-01-01T00:00:00Z', NULL);"
+                 "INSERT INTO master_values (mpi_id, field, value, first_run) VALUES (7, 0, 'ANN', 1);"
+                 "INSERT INTO decisions (run_no, record_no, decision, mpi_id, score, candidates, "
+                 "model_version, decided_at) VALUES (1, 3, 'new', 7, 0, 0, 0, '2025-01-01T00:00:00Z');"),
             "");
   ASSERT_EQ(scalar("SELECT max(version) FROM schema_version"), 1);
 
@@ -167,7 +167,7 @@ TEST_F(MpiStoreTest, AnAbsentIndexIsCreatedOnlyWhenAllowed) {
 TEST_F(MpiStoreTest, DecisionsAndOperatorActionsRefuseUpdateAndDelete) {
   auto store = open();
   add_masters(*store, {{1, {{Field::FirstName, "ANN"}}}, {2, {{Field::FirstName, "ANNE"}}}});
-  store->begin();
+  store->begin({"R-1", "sha-1"});
   store->append_decision(Context{}.view(), result(2, Decision::Possible, 8.5, 1));
   store->commit();
   store->dismiss(1, {"alice", "different people"});
@@ -196,14 +196,14 @@ TEST_F(MpiStoreTest, PersistThenLoadGivesTheSameMatcherState) {
   mpi::Matcher live = fresh_matcher();
   {
     auto store = open();
-    store->begin();
+    store->begin({"R-1", "sha-1"});
     for (std::size_t i = 0; i < persons.size(); ++i) {
       const auto& r = live.match(persons[i].input());
       Context c;
       c.record_no = static_cast<std::int64_t>(i + 1);
       store->append_decision(c.view(), r);
     }
-    store->persist(live.changes(), "R-1", "2026-01-02T03:04:05Z");
+    store->persist(live.changes(), "2026-01-02T03:04:05Z");
     live.clear_changes();
     store->commit();
   }
@@ -236,20 +236,21 @@ TEST_F(MpiStoreTest, PersistThenLoadGivesTheSameMatcherState) {
 TEST_F(MpiStoreTest, NothingOfALoadRemainsWithoutCommit) {
   auto store = open();
   add_masters(*store, {{1, {{Field::FirstName, "ANN"}}}});
-  store->begin();
+  store->begin({"R-2", "sha-2"});
   store->persist(std::vector<mpi::IndexChange>{{mpi::IndexChange::Kind::NewMaster, 2, Field::FirstName, ""},
                                                {mpi::IndexChange::Kind::AddValue, 2, Field::LastName, "LEE"}},
-                 "R-2", "2026-01-02T03:04:05Z");
+                 "2026-01-02T03:04:05Z");
   store->append_decision(Context{}.view(), result(2, Decision::New));
   store->rollback();
   EXPECT_EQ(count("masters"), 1);
   EXPECT_EQ(count("master_values"), 1);
   EXPECT_EQ(count("decisions"), 0);
+  EXPECT_EQ(count("runs"), 1) << "only the setup's";
 
   // Destroying the store mid-load (a crash of the stage) rolls back too.
-  store->begin();
+  store->begin({"R-3", "sha-3"});
   store->persist(std::vector<mpi::IndexChange>{{mpi::IndexChange::Kind::NewMaster, 2, Field::FirstName, ""}},
-                 "R-3", "2026-01-02T03:04:05Z");
+                 "2026-01-02T03:04:05Z");
   store.reset();
   EXPECT_EQ(count("masters"), 1);
 }
@@ -269,7 +270,7 @@ class MergeTest : public MpiStoreTest {
     add_masters(*store_, {{1, {{Field::FirstName, "ROBERT"}, {Field::BirthDate, "1950-02-03"}}},
                           {2, {{Field::FirstName, "BOB"}, {Field::BirthDate, "1950-02-03"}, {Field::Phone, "9195550000"}}},
                           {3, {{Field::FirstName, "CAROL"}}}});
-    store_->begin();
+    store_->begin({"R-1", "sha-1"});
     Context first;
     first.record_no = 1;
     store_->append_decision(first.view(), result(1, Decision::New));
@@ -367,9 +368,9 @@ TEST_F(MergeTest, UnmergeGivesTheRetiredMasterBackExactlyItsOwnValues) {
   const auto before_2 = store_->own_values(2);
   store_->merge(1, 2, {"alice", "looked the same"});
   // A later load learns a new value for the survivor.
-  store_->begin();
+  store_->begin({"R-9", "sha-9"});
   store_->persist(std::vector<mpi::IndexChange>{{mpi::IndexChange::Kind::AddValue, 1, Field::Email, "r@example.org"}},
-                  "R-9", "2026-02-01T00:00:00Z");
+                  "2026-02-01T00:00:00Z");
   store_->commit();
 
   const auto r = store_->unmerge(1, 2, {"bob", "twins, different phone"});
@@ -512,9 +513,8 @@ TEST_F(MergeTest, ARerunRepeatsTheFirstDecisionsFollowedThroughMerges) {
   EXPECT_EQ(prior[1].mpi_id, 2u);
   EXPECT_EQ(prior[1].mpi_id_now, 1u);
 
-  store_->begin();
+  store_->begin({"R-2", "sha-1"});
   Context rerun;
-  rerun.run_id = "R-2";
   rerun.record_no = 2;
   const std::int64_t seq = store_->append_replay(rerun.view(), prior[1].seq, prior[1].mpi_id_now);
   store_->commit();
@@ -559,10 +559,12 @@ TEST_F(MpiStoreTest, ModelsAreStoredAsNewVersions) {
   report.pairs = 1234;
   report.iterations = 17;
   report.match_share = 0.25;
-  store->begin();
-  EXPECT_EQ(store->save_model(model, report, "R-1"), 1);
+  store->begin({"R-1", "sha-1"});
+  EXPECT_EQ(store->save_model(model, report), 1);
+  store->commit();
   model.link_threshold += 1.5;
-  EXPECT_EQ(store->save_model(model, report, "R-2"), 2);
+  store->begin({"R-2", "sha-2"});
+  EXPECT_EQ(store->save_model(model, report), 2);
   store->commit();
   const auto latest = store->latest_model();
   ASSERT_TRUE(latest);
@@ -582,10 +584,10 @@ TEST_F(MpiStoreTest, ADryRunReadsTheIndexAndWritesNothing) {
   {
     auto dry = open(/*dry_run=*/true);
     EXPECT_TRUE(dry->dry_run());
-    dry->begin();  // nothing: already in its read transaction
+    dry->begin({"R", "sha"});  // nothing: already in its read transaction
     mpi::Matcher matcher = fresh_matcher();
     EXPECT_EQ(dry->load(matcher).masters, 1u);
-    EXPECT_THROW(dry->persist(std::vector<mpi::IndexChange>{}, "R", "T"), std::logic_error);
+    EXPECT_THROW(dry->persist(std::vector<mpi::IndexChange>{}, "T"), std::logic_error);
     EXPECT_THROW(dry->append_decision(Context{}.view(), result(1, Decision::Linked, 20, 1)), std::logic_error);
     EXPECT_THROW(dry->commit(), std::logic_error);
     EXPECT_THROW(dry->merge(1, 1, {"a", ""}), std::logic_error);
@@ -605,14 +607,14 @@ TEST_F(MpiStoreTest, ADryRunOnAnOldIndexSeesTheUpgradeButLeavesTheIndexOld) {
 
 TEST_F(MpiStoreTest, ALoadHoldsTheWriteLockUntilItEnds) {
   auto load = open();
-  load->begin();
+  load->begin({"R-1", "sha-1"});
   auto other = open();
-  EXPECT_THROW(other->begin(), mpi::StoreBusy);
+  EXPECT_THROW(other->begin({"R-2", "sha-2"}), mpi::StoreBusy);
   EXPECT_THROW(other->merge(1, 2, {"a", ""}), mpi::StoreBusy);
   // Readers are not blocked.
   EXPECT_EQ(other->counts().active_masters, 0);
   load->commit();
-  EXPECT_NO_THROW(other->begin());
+  EXPECT_NO_THROW(other->begin({"R-2", "sha-2"}));
   other->rollback();
 }
 

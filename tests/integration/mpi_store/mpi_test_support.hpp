@@ -88,8 +88,8 @@ class IndexTest : public ::testing::Test {
       for (const auto& [field, value] : values)
         changes.push_back({mpi::IndexChange::Kind::AddValue, id, field, value});
     }
-    store.begin();
-    store.persist(changes, run_id, "2026-01-02T03:04:05Z");
+    store.begin({run_id, "sha-setup"});
+    store.persist(changes, "2026-01-02T03:04:05Z");
     store.commit();
   }
 
@@ -115,16 +115,12 @@ class IndexTest : public ::testing::Test {
 
   // A record's context for the decision log, owning its text.
   struct Context {
-    std::string run_id = "R-1";
     std::int64_t record_no = 1;
-    std::string sha = "sha-1";
     std::string source = "ACMEPHARM";
     std::string recipient_id = "MRN-A";
     std::string event_id = "EV1";
     mpi::DecisionContext view() const {
       mpi::DecisionContext c;
-      c.run_id = run_id;
-      c.input_sha256 = sha;
       c.record_no = record_no;
       c.source = source;
       c.recipient_id = recipient_id;

@@ -35,9 +35,8 @@ class MpiToolTest : public IndexTest {
                          {2, {{Field::FirstName, "PHIFIRSTTWO"}, {Field::LastName, "PHILASTONE"}}},
                          {3, {{Field::FirstName, "PHIFIRSTTHREE"}}}},
                 "R20260102T030405Z-aaaaaaaa");
-    store->begin();
+    store->begin({"R20260102T030405Z-bbbbbbbb", "sha-t"});
     Context linked;
-    linked.run_id = "R20260102T030405Z-bbbbbbbb";
     linked.record_no = 17;
     linked.recipient_id = "MRN-PHIRECIP";
     linked.event_id = "EV-17";

@@ -124,10 +124,13 @@ std::string schema_step_name(int version) {
 }
 
 // The decision log's columns in the order read_decision() expects.
+// Read from "decisions d JOIN runs r ON r.run_no = d.run_no".
 constexpr std::string_view kDecisionColumns =
-    "seq, run_id, input_sha256, record_no, source, recipient_id, vax_event_id, record_type, "
-    "decision, mpi_id, best_candidate, score, runner_up, runner_up_score, candidates, rule, "
-    "comparison, model_version, replay_of, decided_at";
+    "d.seq, r.run_id, r.input_sha256, d.record_no, d.source, d.recipient_id, d.vax_event_id, "
+    "d.record_type, d.decision, d.mpi_id, d.best_candidate, d.score, d.runner_up, "
+    "d.runner_up_score, d.candidates, d.rule, d.comparison, d.model_version, d.replay_of, "
+    "d.decided_at";
+constexpr std::string_view kDecisionsJoinRuns = " FROM decisions d JOIN runs r ON r.run_no = d.run_no";
 
 StoredDecision read_decision(const Use& row) {
   StoredDecision d;
@@ -154,9 +157,12 @@ StoredDecision read_decision(const Use& row) {
   return d;
 }
 
+// Read from "reviews v JOIN decisions d ... JOIN runs r ...".
 constexpr std::string_view kReviewColumns =
-    "r.review_id, r.decision_seq, r.mpi_id, r.candidate_mpi_id, r.score, r.status, r.created_at, "
-    "r.resolved_at, r.resolved_by, d.run_id, d.record_no, d.comparison";
+    "v.review_id, v.decision_seq, v.mpi_id, v.candidate_mpi_id, v.score, v.status, v.created_at, "
+    "v.resolved_at, v.resolved_by, r.run_id, d.record_no, d.comparison";
+constexpr std::string_view kReviewsJoin =
+    " FROM reviews v JOIN decisions d ON d.seq = v.decision_seq JOIN runs r ON r.run_no = d.run_no";
 
 ReviewItem read_review(const Use& row) {
   ReviewItem r;
@@ -257,6 +263,8 @@ struct MpiStore::Impl {
   StoreOptions options;
   sqlite3* db = nullptr;
   bool in_transaction = false;
+  LoadRun run;              // the load in progress
+  std::int64_t run_no = 0;  // its runs row, once written (0: not yet)
   // Hot-path statements; finalized in ~Impl before the connection closes.
   Stmt master_insert, value_insert, decision_insert, review_insert, replay_insert;
 
@@ -401,11 +409,10 @@ struct MpiStore::Impl {
                            true);
     decision_insert = prepare(
         db,
-        "INSERT INTO decisions (run_id, input_sha256, record_no, source, recipient_id, "
-        "vax_event_id, record_type, decision, mpi_id, best_candidate, score, runner_up, "
-        "runner_up_score, candidates, rule, comparison, model_version, decided_at, replay_of) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-        "?19)",
+        "INSERT INTO decisions (run_no, record_no, source, recipient_id, vax_event_id, "
+        "record_type, decision, mpi_id, best_candidate, score, runner_up, runner_up_score, "
+        "candidates, rule, comparison, model_version, decided_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         true);
     review_insert = prepare(db,
                             "INSERT INTO reviews (decision_seq, mpi_id, candidate_mpi_id, score, "
@@ -415,12 +422,12 @@ struct MpiStore::Impl {
     // the input is the same file.
     replay_insert = prepare(
         db,
-        "INSERT INTO decisions (run_id, input_sha256, record_no, source, recipient_id, "
-        "vax_event_id, record_type, decision, mpi_id, best_candidate, score, runner_up, "
-        "runner_up_score, candidates, rule, comparison, model_version, decided_at, replay_of) "
-        "SELECT ?1, input_sha256, record_no, source, recipient_id, vax_event_id, record_type, "
-        "decision, ?2, best_candidate, score, runner_up, runner_up_score, candidates, rule, "
-        "comparison, model_version, ?3, seq FROM decisions WHERE seq = ?4",
+        "INSERT INTO decisions (run_no, record_no, source, recipient_id, vax_event_id, "
+        "record_type, decision, mpi_id, best_candidate, score, runner_up, runner_up_score, "
+        "candidates, rule, comparison, model_version, decided_at, replay_of) "
+        "SELECT ?1, record_no, source, recipient_id, vax_event_id, record_type, decision, ?2, "
+        "best_candidate, score, runner_up, runner_up_score, candidates, rule, comparison, "
+        "model_version, ?3, seq FROM decisions WHERE seq = ?4",
         true);
   }
 
@@ -431,31 +438,58 @@ struct MpiStore::Impl {
       throw std::logic_error(std::string("MPI index: ") + what + " needs begin()");
   }
 
+  // The load's runs row, written with its first change so that a load that changes nothing
+  // leaves none.
+  std::int64_t current_run(std::string_view at) {
+    if (run_no != 0) return run_no;
+    {
+      const Stmt s = query(
+          "INSERT INTO runs (run_id, input_sha256, started_at) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT (run_id) DO NOTHING");
+      Use use(s);
+      use.text(1, run.run_id.empty() ? std::string_view("unknown") : std::string_view(run.run_id))
+          .text(2, run.input_sha256.empty() ? std::string_view("-") : std::string_view(run.input_sha256))
+          .text(3, at)
+          .run();
+    }
+    const Stmt s = query("SELECT run_no FROM runs WHERE run_id = ?1");
+    Use use(s);
+    use.text(1, run.run_id.empty() ? std::string_view("unknown") : std::string_view(run.run_id));
+    if (!use.step()) throw StoreError("MPI index: the load's runs row is missing");
+    run_no = use.integer(0);
+    return run_no;
+  }
+
+  void end_load() {
+    in_transaction = false;
+    run = {};
+    run_no = 0;
+  }
+
   std::int64_t insert_decision(const DecisionContext& c, std::string_view decision, MasterId mpi_id,
                                MasterId best, double score, MasterId runner_up,
                                double runner_up_score, std::uint32_t candidates,
                                std::string_view rule, std::string_view comparison,
-                               std::int64_t model_version, std::int64_t replay_of) {
+                               std::int64_t model_version) {
+    const std::int64_t run_number = current_run(c.decided_at);
     Use use(decision_insert);
-    use.text(1, c.run_id)
-        .text(2, c.input_sha256)
-        .integer(3, c.record_no)
-        .text(4, c.source)
-        .text(5, c.recipient_id)
-        .text(6, c.vax_event_id)
-        .text(7, c.record_type)
-        .text(8, decision)
-        .id(9, mpi_id)
-        .id(10, best)
-        .real(11, score)
-        .id(12, runner_up)
-        .real(13, runner_up_score)
-        .integer(14, candidates)
-        .text(15, rule)
-        .text(16, comparison)
-        .integer(17, model_version)
-        .text(18, c.decided_at)
-        .id(19, static_cast<MasterId>(replay_of))  // a decision seq; 0 binds NULL
+    use.integer(1, run_number)
+        .integer(2, c.record_no)
+        .text(3, c.source)
+        .text(4, c.recipient_id)
+        .text(5, c.vax_event_id)
+        .text(6, c.record_type)
+        .text(7, decision)
+        .id(8, mpi_id)
+        .id(9, best)
+        .real(10, score)
+        .id(11, runner_up)
+        .real(12, runner_up_score)
+        .integer(13, candidates)
+        .text(14, rule)
+        .text(15, comparison)
+        .integer(16, model_version)
+        .text(17, c.decided_at)
         .run();
     return sqlite3_last_insert_rowid(db);
   }
@@ -481,8 +515,9 @@ struct MpiStore::Impl {
 
   std::optional<MasterInfo> master(MasterId id) {
     const Stmt s = query(
-        "SELECT mpi_id, status, coalesce(merged_into, 0), created_run, created_at FROM masters "
-        "WHERE mpi_id = ?1");
+        "SELECT m.mpi_id, m.status, coalesce(m.merged_into, 0), coalesce(r.run_id, ''), "
+        "m.created_at FROM masters m LEFT JOIN runs r ON r.run_no = m.created_run "
+        "WHERE m.mpi_id = ?1");
     Use use(s);
     use.id(1, id);
     if (id == 0 || !use.step()) return std::nullopt;
@@ -566,7 +601,7 @@ struct MpiStore::Impl {
 
   std::vector<StoredDecision> decisions_where(std::string_view where, auto&& bind) {
     std::string sql("SELECT ");
-    sql.append(kDecisionColumns).append(" FROM decisions WHERE ").append(where).append(" ORDER BY seq");
+    sql.append(kDecisionColumns).append(kDecisionsJoinRuns).append(" WHERE ").append(where).append(" ORDER BY d.seq");
     const Stmt s = query(sql);
     Use use(s);
     bind(use);
@@ -582,23 +617,25 @@ MpiStore::~MpiStore() = default;
 const std::string& MpiStore::path() const noexcept { return impl_->options.path; }
 bool MpiStore::dry_run() const noexcept { return impl_->options.dry_run; }
 
-void MpiStore::begin() {
+void MpiStore::begin(const LoadRun& run) {
   if (impl_->options.dry_run) return;
   if (impl_->in_transaction) throw std::logic_error("MPI index: begin() during a load");
   impl_->exec("BEGIN IMMEDIATE");
   impl_->in_transaction = true;
+  impl_->run = run;
+  impl_->run_no = 0;
 }
 
 void MpiStore::commit() {
   impl_->require_load("commit");
   impl_->exec("COMMIT");
-  impl_->in_transaction = false;
+  impl_->end_load();
 }
 
 void MpiStore::rollback() noexcept {
   if (impl_->options.dry_run || !impl_->in_transaction) return;
   sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
-  impl_->in_transaction = false;
+  impl_->end_load();
 }
 
 bool MpiStore::in_transaction() const noexcept {
@@ -617,9 +654,10 @@ LoadSummary MpiStore::load(Matcher& matcher) {
   // Which masters got a value, so that valueless masters can be restored on their own.
   std::vector<bool> has_values(static_cast<std::size_t>(max_id) + 1, false);
   {
-    // rowid order is the order the values were learned in: the matcher's per-master value
-    // lists come back as they were built.
-    const Stmt s = impl_->query("SELECT mpi_id, field, value FROM master_values ORDER BY value_id");
+    // Key order (master, field, value): one sequential pass over the table's B-tree. A master's
+    // values of one field come back sorted rather than in the order learned; the matcher
+    // compares a record with each of them, so the order does not change a score.
+    const Stmt s = impl_->query("SELECT mpi_id, field, value FROM master_values ORDER BY mpi_id, field, value");
     Use use(s);
     while (use.step()) {
       MasterId owner = use.master(0);
@@ -669,19 +707,20 @@ std::optional<StoredModel> MpiStore::latest_model() {
   return m;
 }
 
-void MpiStore::persist(std::span<const IndexChange> changes, std::string_view run_id,
-                       std::string_view at) {
+void MpiStore::persist(std::span<const IndexChange> changes, std::string_view at) {
   impl_->require_load("persist");
+  if (changes.empty()) return;
+  const std::int64_t run_no = impl_->current_run(at);
   for (const IndexChange& change : changes) {
     if (change.kind == IndexChange::Kind::NewMaster) {
       Use use(impl_->master_insert);
-      use.id(1, change.master).text(2, run_id).text(3, at).run();
+      use.id(1, change.master).integer(2, run_no).text(3, at).run();
     } else {
       Use use(impl_->value_insert);
       use.id(1, change.master)
           .integer(2, static_cast<std::int64_t>(change.field))
           .text(3, change.value)
-          .text(4, run_id)
+          .integer(4, run_no)
           .run();
     }
   }
@@ -693,7 +732,7 @@ std::int64_t MpiStore::append_decision(const DecisionContext& context, const Mat
   const std::int64_t seq = impl_->insert_decision(
       context, decision_text(result.decision), result.mpi_id, result.best_candidate, result.score,
       result.runner_up, result.runner_up_score, result.candidates, result.rule, comparison,
-      context.model_version, 0);
+      context.model_version);
   if (result.decision == Decision::Possible && result.best_candidate != 0) {
     Use use(impl_->review_insert);
     use.integer(1, seq)
@@ -709,16 +748,16 @@ std::int64_t MpiStore::append_decision(const DecisionContext& context, const Mat
 std::int64_t MpiStore::append_replay(const DecisionContext& context, std::int64_t original_seq,
                                      MasterId mpi_id_now) {
   impl_->require_load("append_replay");
+  const std::int64_t run_no = impl_->current_run(context.decided_at);
   Use use(impl_->replay_insert);
-  use.text(1, context.run_id).id(2, mpi_id_now).text(3, context.decided_at).integer(4, original_seq);
+  use.integer(1, run_no).id(2, mpi_id_now).text(3, context.decided_at).integer(4, original_seq);
   use.run();
   if (sqlite3_changes(impl_->db) != 1)
     throw StoreError("MPI index: decision " + std::to_string(original_seq) + " to repeat is not in the log");
   return sqlite3_last_insert_rowid(impl_->db);
 }
 
-std::int64_t MpiStore::save_model(const Model& model, const EstimationReport& report,
-                                  std::string_view run_id) {
+std::int64_t MpiStore::save_model(const Model& model, const EstimationReport& report) {
   impl_->require_load("save_model");
   const std::string text = model.to_text();
   const std::string at = utc_timestamp();
@@ -727,7 +766,7 @@ std::int64_t MpiStore::save_model(const Model& model, const EstimationReport& re
       "VALUES ((SELECT coalesce(max(version), 0) + 1 FROM models), ?1, ?2, ?3, ?4, ?5, ?6)");
   Use use(s);
   use.text(1, at)
-      .text(2, run_id)
+      .text(2, impl_->run.run_id)
       .integer(3, report.pairs)
       .integer(4, report.iterations)
       .real(5, report.match_share)
@@ -740,8 +779,9 @@ std::vector<PriorDecision> MpiStore::decisions_of_input(std::string_view input_s
   std::vector<PriorDecision> rows;
   if (input_sha256.empty()) return rows;
   const Stmt s = impl_->query(
-      "SELECT record_no, seq, decision, score, mpi_id FROM decisions "
-      "WHERE input_sha256 = ?1 AND replay_of IS NULL ORDER BY record_no, seq");
+      "SELECT d.record_no, d.seq, d.decision, d.score, d.mpi_id FROM decisions d "
+      "JOIN runs r ON r.run_no = d.run_no WHERE r.input_sha256 = ?1 AND d.replay_of IS NULL "
+      "ORDER BY d.record_no, d.seq");
   Use use(s);
   use.text(1, input_sha256);
   while (use.step()) {
@@ -919,14 +959,14 @@ std::vector<MasterId> MpiStore::merged_into(MasterId id) { return impl_->merged_
 
 std::vector<StoredDecision> MpiStore::decisions_for_record(std::string_view run_id,
                                                            std::int64_t record_no) {
-  return impl_->decisions_where("run_id = ?1 AND record_no = ?2", [&](Use& use) {
+  return impl_->decisions_where("r.run_id = ?1 AND d.record_no = ?2", [&](Use& use) {
     use.text(1, run_id).integer(2, record_no);
   });
 }
 
 std::vector<StoredDecision> MpiStore::decisions_for_recipient(std::string_view source,
                                                               std::string_view recipient_id) {
-  return impl_->decisions_where("source = ?1 AND recipient_id = ?2", [&](Use& use) {
+  return impl_->decisions_where("d.source = ?1 AND d.recipient_id = ?2", [&](Use& use) {
     use.text(1, source).text(2, recipient_id);
   });
 }
@@ -934,17 +974,17 @@ std::vector<StoredDecision> MpiStore::decisions_for_recipient(std::string_view s
 std::vector<StoredDecision> MpiStore::decisions_for_master(MasterId id) {
   std::vector<MasterId> ids = impl_->merged_into(id);
   ids.push_back(id);
-  return impl_->decisions_where(std::string("mpi_id IN ").append(id_list(ids)), [](Use&) {});
+  return impl_->decisions_where(std::string("d.mpi_id IN ").append(id_list(ids)), [](Use&) {});
 }
 
 std::optional<StoredDecision> MpiStore::decision(std::int64_t seq) {
-  auto rows = impl_->decisions_where("seq = ?1", [&](Use& use) { use.integer(1, seq); });
+  auto rows = impl_->decisions_where("d.seq = ?1", [&](Use& use) { use.integer(1, seq); });
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
 
 bool MpiStore::has_run(std::string_view run_id) {
-  const Stmt s = impl_->query("SELECT 1 FROM decisions WHERE run_id = ?1 LIMIT 1");
+  const Stmt s = impl_->query("SELECT 1 FROM runs WHERE run_id = ?1");
   Use use(s);
   use.text(1, run_id);
   return use.step();
@@ -999,9 +1039,9 @@ std::vector<OperatorActionInfo> MpiStore::actions_on(MasterId id) {
 
 std::vector<ReviewItem> MpiStore::reviews(bool include_closed) {
   std::string sql("SELECT ");
-  sql.append(kReviewColumns).append(" FROM reviews r JOIN decisions d ON d.seq = r.decision_seq");
-  if (!include_closed) sql.append(" WHERE r.status = 'open'");
-  sql.append(" ORDER BY r.review_id");
+  sql.append(kReviewColumns).append(kReviewsJoin);
+  if (!include_closed) sql.append(" WHERE v.status = 'open'");
+  sql.append(" ORDER BY v.review_id");
   const Stmt s = impl_->query(sql);
   Use use(s);
   std::vector<ReviewItem> rows;
@@ -1011,8 +1051,7 @@ std::vector<ReviewItem> MpiStore::reviews(bool include_closed) {
 
 std::optional<ReviewItem> MpiStore::review(std::int64_t review_id) {
   std::string sql("SELECT ");
-  sql.append(kReviewColumns)
-      .append(" FROM reviews r JOIN decisions d ON d.seq = r.decision_seq WHERE r.review_id = ?1");
+  sql.append(kReviewColumns).append(kReviewsJoin).append(" WHERE v.review_id = ?1");
   const Stmt s = impl_->query(sql);
   Use use(s);
   use.integer(1, review_id);
@@ -1041,7 +1080,7 @@ std::vector<MpiStore::FieldValueCount> MpiStore::value_counts(MasterId id) {
 
 std::vector<std::pair<Field, std::string>> MpiStore::own_values(MasterId id) {
   const Stmt s = impl_->query(
-      "SELECT field, value FROM master_values WHERE mpi_id = ?1 ORDER BY field, value_id");
+      "SELECT field, value FROM master_values WHERE mpi_id = ?1 ORDER BY field, value");
   Use use(s);
   use.id(1, id);
   std::vector<std::pair<Field, std::string>> rows;

@@ -6,11 +6,11 @@
 // A load is one transaction, taken before the index is read so that nothing changes under it:
 //
 //   MpiStore store({.path = "var/mpi.sqlite", .data_dir = <plugin data dir>});
-//   store.begin();                       // BEGIN IMMEDIATE: the index's single writer
+//   store.begin({.run_id = ..., .input_sha256 = ...});  // BEGIN IMMEDIATE: the single writer
 //   store.load(matcher);                 // every active master's values, the next id
 //   for (each record) { result = matcher.match(...); store.append_decision(info, result); }
-//   store.persist(matcher.changes(), run_id, now); matcher.clear_changes();  // as often as wanted
-//   store.save_model(matcher.reestimate(&report), report, run_id);           // optional
+//   store.persist(matcher.changes(), now); matcher.clear_changes();  // as often as wanted
+//   store.save_model(matcher.reestimate(&report), report);           // optional
 //   store.commit();                      // or rollback(); the destructor rolls back
 //
 // Nothing of a load is visible before commit(); a crash leaves the index as it was.
@@ -80,10 +80,14 @@ struct Operator {
   std::string reason;
 };
 
+// The load a transaction belongs to; its runs row is written with the load's first change.
+struct LoadRun {
+  std::string run_id;        // the vaxetl run id
+  std::string input_sha256;  // hex digest of the input: finds a rerun of the same file
+};
+
 // What the log records about a record besides the matcher's result.
 struct DecisionContext {
-  std::string_view run_id;
-  std::string_view input_sha256;
   std::int64_t record_no = 0;
   std::string_view source;        // org_code
   std::string_view recipient_id;  // recip_id
@@ -212,9 +216,9 @@ class MpiStore {
   bool dry_run() const noexcept;
 
   // ---- one load -------------------------------------------------------------------------
-  // BEGIN IMMEDIATE: the write lock, held until commit() or rollback(). A dry run is already
-  // inside its read transaction: begin() does nothing.
-  void begin();
+  // BEGIN IMMEDIATE: the write lock, held until commit() or rollback(); what follows is written
+  // for `run`. A dry run is already inside its read transaction: begin() does nothing.
+  void begin(const LoadRun& run);
   void commit();
   void rollback() noexcept;
   bool in_transaction() const noexcept;
@@ -224,8 +228,7 @@ class MpiStore {
   LoadSummary load(Matcher& matcher);
   std::optional<StoredModel> latest_model();
   // Writes new masters and values, in order. Needs begin().
-  void persist(std::span<const IndexChange> changes, std::string_view run_id,
-               std::string_view at);
+  void persist(std::span<const IndexChange> changes, std::string_view at);
   // Appends a decision (and, for Possible, a review item against best_candidate). Needs begin().
   std::int64_t append_decision(const DecisionContext& context, const MatchResult& result);
   // Appends a rerun's decision: a copy of decision `original_seq` (its decision, score,
@@ -233,9 +236,8 @@ class MpiStore {
   // master followed through merges). No review: the original's still stands.
   std::int64_t append_replay(const DecisionContext& context, std::int64_t original_seq,
                              MasterId mpi_id_now);
-  // Stores a new model version and returns it. Needs begin().
-  std::int64_t save_model(const Model& model, const EstimationReport& report,
-                          std::string_view run_id);
+  // Stores a new model version, estimated by this load, and returns it. Needs begin().
+  std::int64_t save_model(const Model& model, const EstimationReport& report);
   // The first decision for each record of an input the index has matched before (a rerun),
   // ordered by record_no; empty for an input never seen.
   std::vector<PriorDecision> decisions_of_input(std::string_view input_sha256);

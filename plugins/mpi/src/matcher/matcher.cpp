@@ -119,6 +119,97 @@ std::size_t ValueStore::memory_bytes() const {
   return infos_.capacity() * sizeof(ValueInfo) + by_hash_.memory_bytes() + chunks_.size() * kChunkSize;
 }
 
+// EM over the candidate pairs' level vectors (two latent classes, conditional independence).
+// Both m and u are free during EM (u starts from `out`, ideally random-pair u): candidate
+// non-matches agree far more often than random pairs, and fixing u at random-pair values
+// would push every blocked pair into the match class. Only m and the match share are kept;
+// scoring uses u from random pairs (a weight is evidence against a random person).
+void run_em(const std::vector<Levels>& pairs, Model& out, EstimationReport* report) {
+  std::vector<Levels> sorted(pairs);
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::pair<Levels, double>> patterns;  // identical vectors are common
+  for (const auto& v : sorted) {
+    if (!patterns.empty() && patterns.back().first == v) patterns.back().second += 1;
+    else patterns.emplace_back(v, 1.0);
+  }
+  const Model start = out;
+  double p = 0.3;
+  std::array<std::vector<double>, kFieldCount> m, u;
+  for (std::size_t f = 0; f < kFieldCount; ++f) {
+    m[f] = start.fields[f].m;
+    // u starts from the level shares over all candidate pairs (most are non-matches): fields
+    // that blocking makes agree then carry little weight at first, and EM does not settle on
+    // "same city" as the match class.
+    u[f].assign(m[f].size(), 0.0);
+    double present = 0;
+    for (const auto& [levels, count] : patterns) {
+      if (levels[f] != 0 && levels[f] < u[f].size()) {
+        u[f][levels[f]] += count;
+        present += count;
+      }
+    }
+    for (std::size_t l = 1; l < u[f].size(); ++l) {
+      u[f][l] = present >= 20 ? (u[f][l] + 0.5) / (present + 0.5 * static_cast<double>(u[f].size() - 1))
+                              : start.fields[f].u[l];
+    }
+  }
+  std::uint32_t iterations = 0;
+  const double n = static_cast<double>(pairs.size());
+  std::array<std::vector<double>, kFieldCount> acc_m, acc_u;
+  for (; iterations < 500 && n > 0; ++iterations) {
+    for (std::size_t f = 0; f < kFieldCount; ++f) {
+      acc_m[f].assign(m[f].size(), 0.0);
+      acc_u[f].assign(u[f].size(), 0.0);
+    }
+    double match_mass = 0;
+    for (const auto& [levels, count] : patterns) {
+      double llr = std::log(p / (1 - p));
+      for (std::size_t f = 0; f < kFieldCount; ++f) {
+        const std::uint8_t l = levels[f];
+        if (l == 0 || l >= m[f].size()) continue;
+        llr += std::log(std::max(m[f][l], 1e-12) / std::max(u[f][l], 1e-12));
+      }
+      llr = std::clamp(llr, -700.0, 700.0);
+      const double post = 1.0 / (1.0 + std::exp(-llr));
+      match_mass += post * count;
+      for (std::size_t f = 0; f < kFieldCount; ++f) {
+        const std::uint8_t l = levels[f];
+        if (l == 0 || l >= m[f].size()) continue;
+        acc_m[f][l] += post * count;
+        acc_u[f][l] += (1 - post) * count;
+      }
+    }
+    double change = std::abs(match_mass / n - p);
+    p = std::clamp(match_mass / n, 1e-6, 1 - 1e-6);
+    for (std::size_t f = 0; f < kFieldCount; ++f) {
+      const double total_m = std::accumulate(acc_m[f].begin() + 1, acc_m[f].end(), 0.0);
+      const double total_u = std::accumulate(acc_u[f].begin() + 1, acc_u[f].end(), 0.0);
+      for (std::size_t l = 1; l < m[f].size(); ++l) {
+        // A light pull toward the start keeps levels the sample never shows usable.
+        if (total_m >= 20) {
+          const double next = (acc_m[f][l] + 1.0 * start.fields[f].m[l]) / (total_m + 1.0);
+          change = std::max(change, std::abs(next - m[f][l]));
+          m[f][l] = std::max(next, 1e-6);
+        }
+        if (total_u >= 20) u[f][l] = std::max((acc_u[f][l] + 1.0 * start.fields[f].u[l]) / (total_u + 1.0), 1e-9);
+      }
+    }
+    if (change < 1e-7) {
+      ++iterations;
+      break;
+    }
+  }
+  for (std::size_t f = 0; f < kFieldCount; ++f) out.fields[f].m = m[f];
+  out.prior_match = std::clamp(p, 1e-6, 1 - 1e-6);
+  out.em_pairs = static_cast<std::uint32_t>(std::min<std::size_t>(pairs.size(), 0xFFFFFFFFu));
+  out.em_iterations = iterations;
+  if (report) {
+    report->pairs = out.em_pairs;
+    report->iterations = iterations;
+    report->match_share = p;
+  }
+}
+
 }  // namespace detail
 
 std::string blocking_keys_description(const MatcherSettings& settings) {
@@ -160,6 +251,7 @@ struct Matcher::Impl {
 
   // Scratch reused across records (no per-record allocation once warm).
   Probe probe;
+  Probe pair_probe;  // a master seen as a record (ambiguity checks)
   std::string scratch;
   std::vector<std::uint64_t> keys;
   std::vector<std::uint64_t> weak_keys;
@@ -533,8 +625,12 @@ struct Matcher::Impl {
     // name that is not the same one. Twins never share an SSN or a provider's recipient id, so
     // either of those agreeing means a data error in the name, not a twin (a one-digit SSN
     // difference does not count: twins often get consecutive numbers).
+    // Twins are often given similar names (JADEN / JAYDEN, CHRIS / KRIS): a first name that is
+    // only similar, with middle names that clearly differ, is a twin too.
+    const bool first_similar_only =
+        first != kLevelExact && first != 0 && at(Field::MiddleName) == level::kMiddleDisagree;
     if (dob_same && last_agrees && !ssn_same && !rid_same &&
-        (first_differs ||
+        (first_differs || first_similar_only ||
          (at(Field::Sex) == level::kSexDisagree && first != kLevelExact && first != level::kFirstNickname))) {
       return "twins_guard";
     }
@@ -552,10 +648,33 @@ struct Matcher::Impl {
                          (phone == kLevelExact || phone == level::kPhoneOneDigit) +
                          (email == kLevelExact || email == level::kEmailJw92 || email == level::kEmailSameUser);
     // A DOB on both sides that is not (nearly) the same also asks for the third agreement.
-    const bool doubtful = first_differs || last_differs || (dob != 0 && !dob_close);
+    const bool doubtful = first_differs || last_differs || transposed || (dob != 0 && !dob_close);
     const int street_bonus = doubtful && (street == kLevelExact || street == level::kStreetJw92) ? 1 : 0;
     if (personal + street_bonus < (doubtful ? 3 : 2)) return "too_little_data";
     return {};
+  }
+
+  // Fills `out` with a master's first value of each field, as if it were a record.
+  void probe_from_master(std::uint32_t index, Probe& out) const {
+    out.present.fill(false);
+    for (std::uint32_t packed : masters[index].values) {
+      const auto f = static_cast<std::size_t>(packed_field(packed));
+      if (out.present[f]) continue;
+      out.present[f] = true;
+      out.view[f] = stores[f].view(packed_id(packed));
+      out.text[f].assign(out.view[f].text);
+      out.view[f].text = out.text[f];
+    }
+  }
+
+  // Two masters one record matches equally well: one person indexed twice (an earlier miss,
+  // safe to link to the better) when they would link to each other; else truly ambiguous.
+  bool masters_look_alike(std::uint32_t a, std::uint32_t b) {
+    probe_from_master(a, pair_probe);
+    Levels levels;
+    std::array<float, kFieldCount> weights;
+    const double s = compare(pair_probe, b, levels, weights);
+    return s >= model.link_threshold && guard_rule(levels).empty();
   }
 
   // Scores the probe against its candidates and fills `result` (no learning).
@@ -610,14 +729,17 @@ struct Matcher::Impl {
       // compete. Two masters that both clear the threshold by far are one person indexed twice
       // (an earlier miss): linking to the better one is right.
       double rival = -std::numeric_limits<double>::infinity();
+      std::uint32_t rival_index = kNoValue;
       for (std::size_t i = 1; i < ranked.size(); ++i) {
         if (ranked[i].first < best_score - model.runner_up_margin) break;
         if (guard_rule(ranked_levels[ranked[i].second]).empty()) {
           rival = ranked[i].first;
+          rival_index = candidates[ranked[i].second].index;
           break;
         }
       }
-      const bool rival_is_same_person = rival >= model.link_threshold + 2 * model.runner_up_margin;
+      const bool rival_is_same_person =
+          rival_index != kNoValue && masters_look_alike(candidates[ranked[0].second].index, rival_index);
       if (!rule.empty()) {
         result.decision = Decision::Possible;
         result.rule = rule;
@@ -748,16 +870,7 @@ struct Matcher::Impl {
       const auto i = static_cast<std::uint32_t>(next() % n);
       auto j = static_cast<std::uint32_t>(next() % n);
       if (i == j || !masters[i].active || !masters[j].active) continue;
-      // Master i's first value per field stands in for a record.
-      pseudo.present.fill(false);
-      for (std::uint32_t packed : masters[i].values) {
-        const auto f = static_cast<std::size_t>(packed_field(packed));
-        if (pseudo.present[f]) continue;
-        pseudo.present[f] = true;
-        pseudo.view[f] = stores[f].view(packed_id(packed));
-        pseudo.text[f].assign(pseudo.view[f].text);
-        pseudo.view[f].text = pseudo.text[f];
-      }
+      probe_from_master(i, pseudo);  // master i's first values stand in for a record
       compare(pseudo, j, levels, weights);
       for (std::size_t f = 0; f < kFieldCount; ++f) {
         if (levels[f] != 0) counts[f][levels[f]] += 1;
@@ -786,97 +899,6 @@ struct Matcher::Impl {
         const double share = (counts[f][l] + 0.1) / (rest_sampled + 0.1 * static_cast<double>(levels_n - 2));
         u[l] = std::max(share * (1.0 - u_exact), 1e-7);
       }
-    }
-  }
-
-  // EM over the candidate pairs' level vectors (two latent classes, conditional independence).
-  // Both m and u are free during EM (u starts from `out`, ideally random-pair u): candidate
-  // non-matches agree far more often than random pairs, and fixing u at random-pair values
-  // would push every blocked pair into the match class. Only m and the match share are kept;
-  // scoring uses u from random pairs (a weight is evidence against a random person).
-  static void run_em(const std::vector<Levels>& pairs, Model& out, EstimationReport* report) {
-    std::vector<Levels> sorted(pairs);
-    std::sort(sorted.begin(), sorted.end());
-    std::vector<std::pair<Levels, double>> patterns;  // identical vectors are common
-    for (const auto& v : sorted) {
-      if (!patterns.empty() && patterns.back().first == v) patterns.back().second += 1;
-      else patterns.emplace_back(v, 1.0);
-    }
-    const Model start = out;
-    double p = 0.3;
-    std::array<std::vector<double>, kFieldCount> m, u;
-    for (std::size_t f = 0; f < kFieldCount; ++f) {
-      m[f] = start.fields[f].m;
-      // u starts from the level shares over all candidate pairs (most are non-matches): fields
-      // that blocking makes agree then carry little weight at first, and EM does not settle on
-      // "same city" as the match class.
-      u[f].assign(m[f].size(), 0.0);
-      double present = 0;
-      for (const auto& [levels, count] : patterns) {
-        if (levels[f] != 0 && levels[f] < u[f].size()) {
-          u[f][levels[f]] += count;
-          present += count;
-        }
-      }
-      for (std::size_t l = 1; l < u[f].size(); ++l) {
-        u[f][l] = present >= 20 ? (u[f][l] + 0.5) / (present + 0.5 * static_cast<double>(u[f].size() - 1))
-                                : start.fields[f].u[l];
-      }
-    }
-    std::uint32_t iterations = 0;
-    const double n = static_cast<double>(pairs.size());
-    std::array<std::vector<double>, kFieldCount> acc_m, acc_u;
-    for (; iterations < 500 && n > 0; ++iterations) {
-      for (std::size_t f = 0; f < kFieldCount; ++f) {
-        acc_m[f].assign(m[f].size(), 0.0);
-        acc_u[f].assign(u[f].size(), 0.0);
-      }
-      double match_mass = 0;
-      for (const auto& [levels, count] : patterns) {
-        double llr = std::log(p / (1 - p));
-        for (std::size_t f = 0; f < kFieldCount; ++f) {
-          const std::uint8_t l = levels[f];
-          if (l == 0 || l >= m[f].size()) continue;
-          llr += std::log(std::max(m[f][l], 1e-12) / std::max(u[f][l], 1e-12));
-        }
-        llr = std::clamp(llr, -700.0, 700.0);
-        const double post = 1.0 / (1.0 + std::exp(-llr));
-        match_mass += post * count;
-        for (std::size_t f = 0; f < kFieldCount; ++f) {
-          const std::uint8_t l = levels[f];
-          if (l == 0 || l >= m[f].size()) continue;
-          acc_m[f][l] += post * count;
-          acc_u[f][l] += (1 - post) * count;
-        }
-      }
-      double change = std::abs(match_mass / n - p);
-      p = std::clamp(match_mass / n, 1e-6, 1 - 1e-6);
-      for (std::size_t f = 0; f < kFieldCount; ++f) {
-        const double total_m = std::accumulate(acc_m[f].begin() + 1, acc_m[f].end(), 0.0);
-        const double total_u = std::accumulate(acc_u[f].begin() + 1, acc_u[f].end(), 0.0);
-        for (std::size_t l = 1; l < m[f].size(); ++l) {
-          // A light pull toward the start keeps levels the sample never shows usable.
-          if (total_m >= 20) {
-            const double next = (acc_m[f][l] + 1.0 * start.fields[f].m[l]) / (total_m + 1.0);
-            change = std::max(change, std::abs(next - m[f][l]));
-            m[f][l] = std::max(next, 1e-6);
-          }
-          if (total_u >= 20) u[f][l] = std::max((acc_u[f][l] + 1.0 * start.fields[f].u[l]) / (total_u + 1.0), 1e-9);
-        }
-      }
-      if (change < 1e-7) {
-        ++iterations;
-        break;
-      }
-    }
-    for (std::size_t f = 0; f < kFieldCount; ++f) out.fields[f].m = m[f];
-    out.prior_match = std::clamp(p, 1e-6, 1 - 1e-6);
-    out.em_pairs = static_cast<std::uint32_t>(std::min<std::size_t>(pairs.size(), 0xFFFFFFFFu));
-    out.em_iterations = iterations;
-    if (report) {
-      report->pairs = out.em_pairs;
-      report->iterations = iterations;
-      report->match_share = p;
     }
   }
 
@@ -946,7 +968,7 @@ void Matcher::collect_comparisons(bool on) { impl_->collecting = on; }
 Model Matcher::reestimate(EstimationReport* report) const {
   Model out = impl_->model;
   impl_->estimate_u(out, 300'000);
-  Impl::run_em(impl_->collected, out, report);
+  run_em(impl_->collected, out, report);
   return out;
 }
 
@@ -992,7 +1014,7 @@ Model estimate_model(std::span<const PersonInput> records, std::shared_ptr<const
   for (const PersonInput& record : records) impl.match(record);
   Model out = start;
   impl.estimate_u(out, 300'000);
-  Matcher::Impl::run_em(impl.collected, out, report);
+  run_em(impl.collected, out, report);
   return out;
 }
 

@@ -91,4 +91,9 @@ struct Probe {
 
 using Levels = std::array<std::uint8_t, kFieldCount>;
 
+// EM over candidate pairs' level vectors (two latent classes, conditional independence): m and
+// the match share come from the pairs, u from `out` (random pairs) is left as it is. Fields with
+// fewer than 20 expected matches among the pairs keep `out`'s m. Deterministic.
+void run_em(const std::vector<Levels>& pairs, Model& out, EstimationReport* report);
+
 }  // namespace vaxetl::mpi::detail

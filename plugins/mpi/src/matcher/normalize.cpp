@@ -183,12 +183,13 @@ bool normalize_name(std::string_view in, const ReferenceTables& tables, std::str
     --count;
   }
   for (std::size_t i = 0; i < count; ++i) {
-    std::size_t before = out.size();
+    const std::size_t before = out.size();
     if (!out.empty()) out.push_back(' ');
+    const std::size_t letters_from = out.size();
     for (char c : tokens[i]) {
       if (c >= 'A' && c <= 'Z') out.push_back(c);
     }
-    if (out.size() == before + 1) out.resize(before);  // the token was digits only
+    if (out.size() == letters_from) out.resize(before);  // the token was digits only
   }
   if (out.empty()) return false;
   if (tables.is_placeholder("name", out)) return reject(out);

@@ -49,7 +49,7 @@ CREATE TABLE masters (
   CHECK ((status = 'retired' AND merged_into IS NOT NULL) OR
          (status = 'active' AND merged_into IS NULL))
 );
-CREATE INDEX masters_by_merged_into ON masters (merged_into);
+CREATE INDEX masters_by_merged_into ON masters (merged_into) WHERE merged_into IS NOT NULL;
 
 -- Every normalized value a master has seen, per field, kept with the master that learned it
 -- (its origin). A merge moves nothing: the retired master's values count for the survivor

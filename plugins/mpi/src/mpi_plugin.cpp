@@ -292,18 +292,20 @@ class MpiTransform final : public sdk::Transform {
     mpi_id_.reserve(static_cast<std::size_t>(rows), static_cast<std::size_t>(rows) * 13);
     decision_.reserve(static_cast<std::size_t>(rows), static_cast<std::size_t>(rows) * 6);
     score_.reserve(static_cast<std::size_t>(rows), static_cast<std::size_t>(rows) * 6);
-    for (int64_t row = 0; row < rows; ++row) {
-      if (!view.live(row)) {  // rejected or held upstream: passed through, not matched
-        ++tally_.skipped;
-        mpi_id_.append_null();
-        decision_.append_null();
-        score_.append_null();
-        continue;
+    try {
+      for (int64_t row = 0; row < rows; ++row) {
+        if (!view.live(row)) {  // rejected or held upstream: passed through, not matched
+          ++tally_.skipped;
+          mpi_id_.append_null();
+          decision_.append_null();
+          score_.append_null();
+          continue;
+        }
+        match_row(view, row);
       }
-      match_row(view, row);
-    }
-    if (writing()) {
-      store_->persist(matcher_->changes(), decided_at_);
+      if (writing()) store_->persist(matcher_->changes(), decided_at_);
+    } catch (const mpi::StoreError& e) {
+      throw Error(VAXETL_IO_ERROR, std::string("mpi: writing to the index failed: ") + e.what());
     }
     matcher_->clear_changes();  // a dry run too: memory stays bounded
     export_batch(input, out);
@@ -314,8 +316,8 @@ class MpiTransform final : public sdk::Transform {
     const std::size_t masters = matcher_->master_count();
     std::string model_note;
     if (writing()) {
-      model_note = learn();
       try {
+        model_note = learn();
         store_->commit();
       } catch (const mpi::StoreError& e) {
         throw Error(VAXETL_IO_ERROR, std::string("mpi: committing the index failed: ") + e.what());
@@ -329,8 +331,8 @@ class MpiTransform final : public sdk::Transform {
                           std::to_string(tally_.created) + " new, " + std::to_string(tally_.possible) +
                           " possible (queued for review)";
     if (tally_.replayed > 0)
-      message += ", " + std::to_string(tally_.replayed) +
-                 " given the master of their earlier decision (this input was matched before)";
+      message += "; " + std::to_string(tally_.replayed) +
+                 " of them repeat their earlier decision (this input was matched before)";
     if (tally_.skipped > 0)
       message += "; " + plural(tally_.skipped, "record", "records") +
                  " rejected or held upstream, not matched";

@@ -571,7 +571,8 @@ struct MpiStore::Impl {
   // The retired -> merged_into map of every retired master (few: operators retire them).
   std::unordered_map<MasterId, MasterId> retired_map() {
     std::unordered_map<MasterId, MasterId> map;
-    const Stmt s = query("SELECT mpi_id, merged_into FROM masters WHERE status = 'retired'");
+    // merged_into is set exactly for retired masters; its partial index holds only those.
+    const Stmt s = query("SELECT mpi_id, merged_into FROM masters WHERE merged_into IS NOT NULL");
     Use use(s);
     while (use.step()) map.emplace(use.master(0), use.master(1));
     return map;

@@ -220,6 +220,7 @@ std::string utc_timestamp() {
 
 std::string comparison_text(const MatchResult& result) {
   std::string text;
+  text.reserve(256);
   char weight[32];
   for (std::size_t i = 0; i < kFieldCount; ++i) {
     const FieldComparison& c = result.comparison[i];
@@ -227,8 +228,11 @@ std::string comparison_text(const MatchResult& result) {
     const auto field = static_cast<Field>(i);
     if (!text.empty()) text += ';';
     text.append(field_name(field)).append("=").append(level_name(field, c.level)).append(":");
-    std::snprintf(weight, sizeof(weight), "%+.2f", static_cast<double>(c.weight));
-    text += weight;
+    // "%+.2f" without printf's cost: this runs for every decision of a load.
+    const double w = static_cast<double>(c.weight);
+    if (!(w < 0)) text += '+';
+    const auto [end, ec] = std::to_chars(weight, weight + sizeof(weight), w, std::chars_format::fixed, 2);
+    text.append(weight, ec == std::errc() ? end : weight);
   }
   return text;
 }

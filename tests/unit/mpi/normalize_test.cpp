@@ -44,7 +44,9 @@ TEST(MpiNormalize, NamePunctuation) {
   EXPECT_EQ(last("Smith-Jones"), "SMITH JONES");
   EXPECT_EQ(first("  mary   ann "), "MARY ANN");
   EXPECT_EQ(first("J."), "J");
-  EXPECT_EQ(first("j0hn"), "JHN");  // digits are not part of a name
+  EXPECT_EQ(first("j0hn"), "JOHN");  // a digit in a name is a misread letter
+  EXPECT_EQ(last("croc1<ett"), "CROCIETT");  // symbols inside a word are noise
+  EXPECT_EQ(last("Smith 3"), "SMITH");
 }
 
 TEST(MpiNormalize, SuffixesSplitOffTheLastName) {
@@ -111,6 +113,7 @@ TEST(MpiNormalize, ZipIsFiveDigits) {
   EXPECT_EQ(norm(normalize_zip, "27615"), "27615");
   EXPECT_EQ(norm(normalize_zip, "27615-1234"), "27615");
   EXPECT_EQ(norm(normalize_zip, "2134"), "02134");  // a spreadsheet dropped the leading zero
+  EXPECT_EQ(norm(normalize_zip, "286q7"), "28697");  // misread digits
   EXPECT_EQ(norm(normalize_zip, "276"), "");
   EXPECT_EQ(norm(normalize_zip, "00000"), "");
   EXPECT_EQ(norm(normalize_zip, "99999"), "");

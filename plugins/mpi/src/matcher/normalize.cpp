@@ -165,10 +165,28 @@ bool reject(std::string& out) {
 
 // Shared by the three name fields: folded letters, suffix tokens dropped (into `suffix` when
 // given), digits dropped, placeholders rejected.
+// Symbols that are noise inside a word (OCR, keying), unlike separators (space, hyphen, comma,
+// period, slash): they join the letters around them.
+bool is_noise_symbol(char c) {
+  return c == ':' || c == ';' || c == '<' || c == '>' || c == '|' || c == '[' || c == ']' ||
+         c == '{' || c == '}' || c == '^' || c == '~' || c == '*' || c == '"' || c == '!' || c == '?';
+}
+
+// A digit inside a name is a misread letter (J0HN, LOPE2, CHARLE5).
+char letter_for_digit(char c) {
+  static constexpr std::array<char, 10> kLetters{'O', 'I', 'Z', 'E', 'A', 'S', 'G', 'T', 'B', 'G'};
+  return kLetters[static_cast<std::size_t>(c - '0')];
+}
+
 bool normalize_name(std::string_view in, const ReferenceTables& tables, std::string& out,
                     std::string* suffix) {
   thread_local std::string folded;
-  fold_upper(in, folded, true);
+  thread_local std::string cleaned;
+  cleaned.clear();
+  for (char c : in) {
+    if (!is_noise_symbol(c)) cleaned.push_back(c);
+  }
+  fold_upper(cleaned, folded, true);
   out.clear();
   if (suffix) suffix->clear();
   if (folded.empty()) return false;
@@ -186,10 +204,14 @@ bool normalize_name(std::string_view in, const ReferenceTables& tables, std::str
     const std::size_t before = out.size();
     if (!out.empty()) out.push_back(' ');
     const std::size_t letters_from = out.size();
-    for (char c : tokens[i]) {
-      if (c >= 'A' && c <= 'Z') out.push_back(c);
+    bool has_letter = false;
+    for (char c : tokens[i]) has_letter = has_letter || (c >= 'A' && c <= 'Z');
+    if (!has_letter) {  // digits only: not a name part
+      out.resize(before);
+      continue;
     }
-    if (out.size() == letters_from) out.resize(before);  // the token was digits only
+    for (char c : tokens[i]) out.push_back(c >= '0' && c <= '9' ? letter_for_digit(c) : c);
+    if (out.size() == letters_from) out.resize(before);
   }
   if (out.empty()) return false;
   if (tables.is_placeholder("name", out)) return reject(out);
@@ -339,7 +361,22 @@ bool normalize_phone(std::string_view in, const ReferenceTables& tables, std::st
 }
 
 bool normalize_zip(std::string_view in, const ReferenceTables& tables, std::string& out) {
-  keep_digits(in, out);
+  // A letter among digits is a misread digit (286q7, 28l73): O->0, I/L->1, Z->2, S->5, G/Q->9, B->8.
+  thread_local std::string read;
+  read.clear();
+  for (char c : in) {
+    const char u = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+    switch (u) {
+      case 'O': read.push_back('0'); break;
+      case 'I': case 'L': read.push_back('1'); break;
+      case 'Z': read.push_back('2'); break;
+      case 'S': read.push_back('5'); break;
+      case 'B': read.push_back('8'); break;
+      case 'G': case 'Q': read.push_back('9'); break;
+      default: read.push_back(c);
+    }
+  }
+  keep_digits(read, out);
   if (out.size() == 9) out.resize(5);                   // ZIP+4
   if (out.size() == 4) out.insert(out.begin(), '0');    // a spreadsheet dropped the leading zero
   if (out.size() != 5) return reject(out);

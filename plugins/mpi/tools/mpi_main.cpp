@@ -2,7 +2,7 @@
 // vaxetl CLI runs it for `vaxetl mpi ...`.
 //
 //   vaxetl-mpi explain RECORD       RECORD: RUN_ID:RECORD_NO, ORG:RECIP_ID, or an MPI id
-//   vaxetl-mpi review [--all]
+//   vaxetl-mpi review [--all] [--limit N]
 //   vaxetl-mpi merge SURVIVOR RETIRED [--reason TEXT] [--by NAME]
 //   vaxetl-mpi unmerge SURVIVOR RETIRED [--reason TEXT] [--by NAME]
 //   vaxetl-mpi dismiss REVIEW_ID [--reason TEXT] [--by NAME]
@@ -40,7 +40,7 @@ constexpr int kExitFailed = 70;
 
 constexpr std::string_view kUsage =
     "usage: vaxetl-mpi explain RECORD\n"
-    "       vaxetl-mpi review [--all]\n"
+    "       vaxetl-mpi review [--all] [--limit N]\n"
     "       vaxetl-mpi merge SURVIVOR RETIRED [--reason TEXT] [--by NAME]\n"
     "       vaxetl-mpi unmerge SURVIVOR RETIRED [--reason TEXT] [--by NAME]\n"
     "       vaxetl-mpi dismiss REVIEW_ID [--reason TEXT] [--by NAME]\n"
@@ -52,7 +52,8 @@ constexpr std::string_view kUsage =
     "`vaxetl runs`, the record's line), ORG:RECIP_ID (every decision for the provider's\n"
     "recipient), or an MPI id (the master's decisions, merges and aliases). Per field it shows\n"
     "the agreement level and weight, never a value.\n"
-    "review lists the open possible matches (--all: also merged and dismissed ones).\n"
+    "review lists the open possible matches, oldest first (--all: also merged and dismissed\n"
+    "ones; --limit N: the first N, default 100, 0 for all).\n"
     "merge makes RETIRED an alias of SURVIVOR, whose id stays; unmerge undoes exactly that\n"
     "merge and gives RETIRED back its own values; dismiss closes a review without merging.\n"
     "--by defaults to $USER. Every merge, unmerge and dismiss is logged with who, when and why.\n"
@@ -88,7 +89,7 @@ Options parse(int argc, char** argv) {
   };
   const std::map<std::string, Shape, std::less<>> shapes = {
       {"explain", {1, {}}},
-      {"review", {0, {}}},
+      {"review", {0, {"limit"}}},
       {"merge", {2, {"reason", "by"}}},
       {"unmerge", {2, {"reason", "by"}}},
       {"dismiss", {1, {"reason", "by"}}},
@@ -379,6 +380,12 @@ std::string field_list(const std::vector<mpi::ComparedField>& fields, bool agree
 }
 
 int review(const Options& options) {
+  std::size_t limit = 100;
+  if (const auto text = options.get("limit")) {
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+    if (ec != std::errc() || end != text->data() + text->size())
+      throw UsageError{"--limit must be a number of reviews (0: all)"};
+  }
   auto store = open_index(options);
   const auto items = store->reviews(options.all);
   if (items.empty()) {
@@ -393,7 +400,10 @@ int review(const Options& options) {
   }
   rows.push_back(header);
   std::size_t open = 0;
-  for (const auto& item : items) {
+  for (const auto& item : items) open += item.status == "open";
+  const std::size_t shown = limit == 0 ? items.size() : std::min(limit, items.size());
+  for (std::size_t i = 0; i < shown; ++i) {
+    const auto& item = items[i];
     const auto compared = mpi::parse_comparison(item.comparison);
     std::vector<std::string> row = {std::to_string(item.review_id), id_now(*store, item.mpi_id),
                                     id_now(*store, item.candidate), score_text(item.score),
@@ -403,12 +413,13 @@ int review(const Options& options) {
       row.push_back(item.status);
       row.push_back(item.resolved_at.empty() ? "-" : item.resolved_at + " by " + item.resolved_by);
     }
-    open += item.status == "open";
     rows.push_back(std::move(row));
   }
   std::vector<bool> right = {true, false, false, true, false, false, false};
   if (options.all) right.insert(right.end(), {false, false});
   print_table(rows, right);
+  if (shown < items.size())
+    std::cout << "the first " << shown << " of " << items.size() << " shown; --limit 0 lists all\n";
   std::cout << open << (open == 1 ? " open possible match" : " open possible matches")
             << "; to join them run `vaxetl mpi merge CANDIDATE MPI_ID` (the candidate keeps its "
                "id), or close one with `vaxetl mpi dismiss REVIEW`; `vaxetl mpi explain RECORD` "

@@ -146,6 +146,28 @@ TEST_F(MpiToolTest, ReviewListsOpenPossibleMatchesWithTheFieldsThatAgreed) {
   EXPECT_NE(all.out.find("by tester"), std::string::npos) << all.out;
 }
 
+TEST_F(MpiToolTest, ReviewShowsTheFirstReviewsUpToTheLimit) {
+  {
+    auto store = open();
+    store->begin({"R20260103T030405Z-cccccccc", "sha-u"});
+    for (int i = 0; i < 3; ++i) {
+      Context c;
+      c.record_no = 100 + i;
+      store->append_decision(c.view(), result(3, Decision::Possible, 8.0, 1));
+    }
+    store->commit();
+  }
+  const Result limited = run({"review", "--limit", "2"});
+  ASSERT_EQ(limited.exit_code, 0) << limited.err;
+  EXPECT_NE(limited.out.find("the first 2 of 4 shown; --limit 0 lists all"), std::string::npos) << limited.out;
+  EXPECT_NE(limited.out.find("4 open possible matches"), std::string::npos) << limited.out;
+  EXPECT_EQ(limited.out.find(":101"), std::string::npos) << limited.out;
+  const Result all = run({"review", "--limit", "0"});
+  EXPECT_NE(all.out.find(":102"), std::string::npos) << all.out;
+  EXPECT_EQ(all.out.find("shown;"), std::string::npos) << all.out;
+  EXPECT_EQ(run({"review", "--limit", "many"}).exit_code, 64);
+}
+
 TEST_F(MpiToolTest, MergeAndUnmergeChangeTheIndexAndRefuseWhatCannotBeDone) {
   const Result merged = run({"merge", "MPI0000000001", "MPI0000000002", "--by", "alice", "--reason", "checked"});
   ASSERT_EQ(merged.exit_code, 0) << merged.err;

@@ -156,7 +156,7 @@ std::unique_ptr<mpi::MpiStore> open_index(const Options& options) {
   store.path = options.get("index").value_or(default_index());
   store.create = false;
   store.cache_kib = 8 * 1024;
-  store.busy_timeout_ms = 5'000;
+  store.busy_timeout_ms = 30'000;  // a merge waits for a load in progress to end
   if (const auto dir = options.get("data-dir")) {
     store.data_dir = *dir;
   } else if (const auto found = plugin_data_dir()) {

@@ -217,6 +217,7 @@ RunResult run_matcher(const std::vector<OwnedRecord>& records, const std::shared
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> masters_of_entity;  // masters earlier records went to
   double covered = 0, comparable = 0, candidates = 0, seconds = 0;
   const bool diagnose = std::getenv("MPI_BENCH_DIAG") != nullptr;
+  int missed_shown = 0;
   std::map<std::string, std::size_t> outcomes;
   std::vector<mpi::PersonInput> inputs;
   inputs.reserve(records.size());
@@ -252,7 +253,18 @@ RunResult run_matcher(const std::vector<OwnedRecord>& records, const std::shared
     const auto proposed = matcher.last_candidates();
     for (std::uint64_t master : earlier) {
       comparable += 1;
-      if (std::find(proposed.begin(), proposed.end(), master) != proposed.end()) covered += 1;
+      if (std::find(proposed.begin(), proposed.end(), master) != proposed.end()) {
+        covered += 1;
+      } else if (std::getenv("MPI_BENCH_DIAG_MISSED") && missed_shown < 40) {
+        ++missed_shown;
+        std::printf("  missed: %s|%s|%s|%s|%s vs master %llu:", records[i].first_name.c_str(), records[i].last_name.c_str(),
+                    records[i].birth_date.c_str(), records[i].city.c_str(), records[i].zip.c_str(),
+                    static_cast<unsigned long long>(master));
+        matcher.for_each_value(master, [](mpi::Field f, std::string_view v) {
+          std::printf(" %s=%.*s", std::string(mpi::field_name(f)).c_str(), static_cast<int>(v.size()), v.data());
+        });
+        std::printf("\n");
+      }
     }
     earlier.push_back(result.mpi_id);
   }

@@ -268,6 +268,8 @@ void compute_features(Field field, ValueView& view, const ReferenceTables& table
     case Field::LastName: {
       nysiis(view.text, scratch);
       view.phonetic = static_cast<std::uint32_t>(hash_text(scratch));
+      nysiis(view.text.size() > 2 ? view.text.substr(1) : std::string_view(), scratch);
+      view.phonetic_tail = static_cast<std::uint32_t>(hash_text(scratch));
       view.soundex = soundex(view.text);
       if (field == Field::FirstName) {
         auto it = tables.nickname_groups.find(view.text);

@@ -35,12 +35,16 @@ std::string_view key_type_name(KeyType type) {
     case KeyType::LastCity: return "phonetic last+city";
     case KeyType::FirstCity: return "phonetic first+city";
     case KeyType::DobZip: return "dob+zip";
+    case KeyType::NamesTail: return "phonetic first+last without first letters";
+    case KeyType::ZipLastInitial: return "zip+last initial";
+    case KeyType::ZipFirstInitial: return "zip+first initial";
   }
   return "unknown";
 }
 
 bool is_weak_key(KeyType type) {
-  return type == KeyType::Names || type == KeyType::LastZip || type == KeyType::FirstZip ||
+  return type == KeyType::Names || type == KeyType::NamesTail || type == KeyType::ZipLastInitial ||
+         type == KeyType::ZipFirstInitial || type == KeyType::LastZip || type == KeyType::FirstZip ||
          type == KeyType::LastCity || type == KeyType::FirstCity;
 }
 
@@ -93,6 +97,7 @@ std::uint32_t ValueStore::intern(Field field, std::string_view text, const Refer
   view.text = std::string_view(info.data, info.length);
   compute_features(field, view, tables, scratch);
   info.phonetic = view.phonetic;
+  info.phonetic_tail = view.phonetic_tail;
   info.soundex = view.soundex;
   info.split = view.split;
   if (field == Field::FirstName) {
@@ -109,6 +114,7 @@ ValueView ValueStore::view(std::uint32_t id) const {
   view.text = std::string_view(info.data, info.length);
   view.id = id;
   view.phonetic = info.phonetic;
+  view.phonetic_tail = info.phonetic_tail;
   view.soundex = info.soundex;
   view.split = info.split;
   if (info.nicknames) view.nicknames = std::span<const std::uint32_t>(*info.nicknames);
@@ -403,12 +409,23 @@ struct Matcher::Impl {
         for (const auto& c : city) emit(KeyType::Address, key(KeyType::Address, sh, hash_text(c.text), 1));
       }
     }
-    for (const auto& f : first)
-      for (const auto& l : last) names_key(KeyType::Names, f, l, 0);
+    for (const auto& f : first) {
+      for (const auto& l : last) {
+        names_key(KeyType::Names, f, l, 0);
+        const std::uint64_t a = std::min(f.phonetic_tail, l.phonetic_tail), b = std::max(f.phonetic_tail, l.phonetic_tail);
+        emit(KeyType::NamesTail, key(KeyType::NamesTail, a, b));
+      }
+    }
     for (const auto& z : zip) {
       const std::uint64_t zh = hash_text(z.text);
-      for (const auto& l : last) emit(KeyType::LastZip, key(KeyType::LastZip, l.phonetic, zh));
-      for (const auto& f : first) emit(KeyType::FirstZip, key(KeyType::FirstZip, f.phonetic, zh));
+      for (const auto& l : last) {
+        emit(KeyType::LastZip, key(KeyType::LastZip, l.phonetic, zh));
+        emit(KeyType::ZipLastInitial, key(KeyType::ZipLastInitial, static_cast<unsigned char>(l.text[0]), zh));
+      }
+      for (const auto& f : first) {
+        emit(KeyType::FirstZip, key(KeyType::FirstZip, f.phonetic, zh));
+        emit(KeyType::ZipFirstInitial, key(KeyType::ZipFirstInitial, static_cast<unsigned char>(f.text[0]), zh));
+      }
     }
     for (const auto& c : city) {
       const std::uint64_t ch = hash_text(c.text);

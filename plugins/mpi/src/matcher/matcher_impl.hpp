@@ -29,8 +29,11 @@ enum class KeyType : std::uint8_t {
   LastCity,      // phonetic last + city
   FirstCity,     // phonetic first + city
   DobZip,        // DOB + ZIP
+  NamesTail,     // phonetic first and last without their first letters (either order)
+  ZipLastInitial,   // ZIP + first letter of the last name
+  ZipFirstInitial,  // ZIP + first letter of the first name
 };
-inline constexpr std::size_t kKeyTypeCount = 15;
+inline constexpr std::size_t kKeyTypeCount = 18;
 std::string_view key_type_name(KeyType type);
 // The key the single-key baseline uses (works on every data set, DOB or not).
 inline constexpr KeyType kSingleKey = KeyType::Names;
@@ -43,6 +46,7 @@ struct ValueInfo {
   std::uint32_t length = 0;
   std::uint32_t masters = 0;  // active masters holding the value (term frequency)
   std::uint32_t phonetic = 0;
+  std::uint32_t phonetic_tail = 0;
   std::uint16_t soundex = 0;
   std::uint8_t split = 0;
 };

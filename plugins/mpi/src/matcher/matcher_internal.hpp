@@ -127,6 +127,7 @@ struct ValueView {
   std::string_view text;
   std::uint32_t id = kNoValue;  // interned id in the field's value store, if any
   std::uint32_t phonetic = 0;   // names: 32-bit hash of the NYSIIS key
+  std::uint32_t phonetic_tail = 0;  // names: the same without the first letter (OCR-proof start)
   std::uint16_t soundex = 0;    // names
   std::uint8_t split = 0;       // street: length of the house number; email: position of '@'
   std::span<const std::uint32_t> nicknames;  // first name: nickname group ids

@@ -253,6 +253,50 @@ TEST_F(NcRules, EachEnvironmentLoadsOnlyItsOwnStore) {
   EXPECT_NE(listed.out.find(runs[0]["run"]), std::string::npos) << listed.out;
 }
 
+TEST_F(NcRules, CvmsKeepsOneRecipientPerMasterAndOperatorsMergeAndUnmergeThem) {
+  const fs::path file = generate("--records 300 --seed 21 --file-time 20261120080000");
+  auto runs = run("ncvr-daily.yaml", file);
+  ASSERT_EQ(runs.size(), 1u);
+  ASSERT_EQ(runs[0]["status"], "succeeded");
+  std::string survivor, retired;
+  {
+    Sqlite cvms(store()), index(store("mpi.sqlite"));
+    // One recipient per master: every loaded record's master, and no master twice.
+    EXPECT_EQ(cvms.scalar("SELECT COUNT(*) FROM recipients WHERE mpi_id IS NULL"), 0);
+    EXPECT_EQ(cvms.scalar("SELECT COUNT(DISTINCT mpi_id) FROM recipients"), cvms.scalar("SELECT COUNT(*) FROM recipients"));
+    EXPECT_LE(cvms.scalar("SELECT COUNT(*) FROM recipients"), index.scalar("SELECT COUNT(*) FROM masters"));
+    survivor = cvms.text("SELECT mpi_id FROM recipients ORDER BY mpi_id LIMIT 1");
+    retired = cvms.text("SELECT mpi_id FROM recipients ORDER BY mpi_id LIMIT 1 OFFSET 1");
+  }
+  ASSERT_FALSE(survivor.empty());
+  ASSERT_FALSE(retired.empty());
+  auto doses = [&](const std::string& mpi_id) {
+    return Sqlite(store()).scalar("SELECT COUNT(*) FROM vaccinations v JOIN recipients r USING (recipient_id) "
+                                  "WHERE r.mpi_id = '" + mpi_id + "'");
+  };
+  const int64_t survivor_doses = doses(survivor), retired_doses = doses(retired);
+  ASSERT_GT(retired_doses, 0);
+
+  Command c = exec("vaxetl", "mpi merge " + survivor + " " + retired + " --reason 'e2e test' --by tester");
+  ASSERT_EQ(c.exit_code, 0) << c.out;
+  EXPECT_NE(c.out.find("moved to " + survivor), std::string::npos) << c.out;
+  EXPECT_EQ(doses(survivor), survivor_doses + retired_doses);
+  EXPECT_EQ(doses(retired), 0);
+  // Again: the index is already done and CVMS has nothing more to move.
+  c = exec("vaxetl", "mpi merge " + survivor + " " + retired);
+  EXPECT_EQ(c.exit_code, 0) << c.out;
+  EXPECT_EQ(doses(survivor), survivor_doses + retired_doses);
+
+  c = exec("vaxetl", "mpi unmerge " + survivor + " " + retired + " --reason 'not the same person' --by tester");
+  ASSERT_EQ(c.exit_code, 0) << c.out;
+  EXPECT_EQ(doses(survivor), survivor_doses);
+  EXPECT_EQ(doses(retired), retired_doses);
+  // Unmerging what is not merged is refused and changes nothing.
+  c = exec("vaxetl", "mpi unmerge " + survivor + " " + retired);
+  EXPECT_EQ(c.exit_code, 65) << c.out;
+  EXPECT_EQ(doses(retired), retired_doses);
+}
+
 TEST_F(NcRules, NameThatFitsNoPatternIsRefusedWholeAndKept) {
   const fs::path generated = generate("--records 50 --seed 3 --file-time 20261120080000");
   const fs::path odd = home_ / "inbox" / "carolinapharm_daily_export.txt";

@@ -1300,6 +1300,15 @@ struct CvmsStore::Impl {
     return s.step() ? s.column(0) : 0;
   }
 
+  bool already_merged(std::int64_t retired_row, std::int64_t survivor_row) {
+    const Stmt find = prepare(db, "SELECT 1 FROM recipients WHERE recipient_id = ?1 AND "
+                                  "merged_into = ?2");
+    Use s(find.get());
+    s.integer(1, retired_row);
+    s.integer(2, survivor_row);
+    return s.step();
+  }
+
   MasterMergeResult merge_masters(std::string_view survivor, std::string_view retired) {
     outside_load("merge_masters()");
     if (survivor.empty() || retired.empty() || survivor == retired)
@@ -1309,6 +1318,7 @@ struct CvmsStore::Impl {
       const std::int64_t retired_row = recipient_of_master(retired);
       if (retired_row == 0) return result;  // CVMS holds nothing of the retired master
       std::int64_t survivor_row = recipient_of_master(survivor);
+      if (survivor_row != 0 && already_merged(retired_row, survivor_row)) return result;
       if (survivor_row == 0) {
         // The survivor has no doses in CVMS yet: its row starts as a copy of the retired one.
         const Stmt copy = prepare(

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cvms_store.hpp"
 #include "index_store/mpi_store.hpp"
 #include "matcher/matcher.hpp"
 
@@ -41,8 +42,8 @@ constexpr int kExitFailed = 70;
 constexpr std::string_view kUsage =
     "usage: vaxetl-mpi explain RECORD\n"
     "       vaxetl-mpi review [--all] [--limit N]\n"
-    "       vaxetl-mpi merge SURVIVOR RETIRED [--reason TEXT] [--by NAME]\n"
-    "       vaxetl-mpi unmerge SURVIVOR RETIRED [--reason TEXT] [--by NAME]\n"
+    "       vaxetl-mpi merge SURVIVOR RETIRED [--reason TEXT] [--by NAME] [--cvms FILE]\n"
+    "       vaxetl-mpi unmerge SURVIVOR RETIRED [--reason TEXT] [--by NAME] [--cvms FILE]\n"
     "       vaxetl-mpi dismiss REVIEW_ID [--reason TEXT] [--by NAME]\n"
     "       vaxetl-mpi stats\n"
     "options for all:\n"
@@ -56,6 +57,9 @@ constexpr std::string_view kUsage =
     "ones; --limit N: the first N, default 100, 0 for all).\n"
     "merge makes RETIRED an alias of SURVIVOR, whose id stays; unmerge undoes exactly that\n"
     "merge and gives RETIRED back its own values; dismiss closes a review without merging.\n"
+    "Both also move the doses in the CVMS store that keeps one recipient per master (--cvms,\n"
+    "default ${VAXETL_HOME:-var}/cvms.sqlite; skipped when absent). Running a merge again after\n"
+    "a failure finishes the CVMS part.\n"
     "--by defaults to $USER. Every merge, unmerge and dismiss is logged with who, when and why.\n"
     "exit codes: 0 ok, 64 usage, 65 refused, 70 failure\n";
 
@@ -90,8 +94,8 @@ Options parse(int argc, char** argv) {
   const std::map<std::string, Shape, std::less<>> shapes = {
       {"explain", {1, {}}},
       {"review", {0, {"limit"}}},
-      {"merge", {2, {"reason", "by"}}},
-      {"unmerge", {2, {"reason", "by"}}},
+      {"merge", {2, {"reason", "by", "cvms"}}},
+      {"unmerge", {2, {"reason", "by", "cvms"}}},
       {"dismiss", {1, {"reason", "by"}}},
       {"stats", {0, {}}},
   };
@@ -429,16 +433,74 @@ int review(const Options& options) {
 
 // ---- merge, unmerge, dismiss ----------------------------------------------------------------
 
+// The CVMS store the pipelines load (one recipient per master), when it exists: merges and
+// unmerges move its doses too. Its schema and catalog come from the cvms_sink plugin's data
+// directory, found like ours.
+std::optional<vaxetl::cvms::StoreOptions> cvms_store(const Options& options) {
+  std::string path = options.get("cvms").value_or("");
+  if (path.empty()) {
+    const char* home = std::getenv("VAXETL_HOME");
+    path = (fs::path(home != nullptr && *home != '\0' ? home : "var") / "cvms.sqlite").string();
+  }
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  std::vector<fs::path> candidates;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(self.parent_path().parent_path() / VAXETL_CVMS_DATA_DIR);
+  candidates.push_back(fs::path(VAXETL_INSTALL_PREFIX) / VAXETL_CVMS_DATA_DIR);
+  for (const auto& dir : candidates) {
+    if (!fs::exists(dir / "schema.sql", ec) || !fs::exists(dir / "products.tsv", ec)) continue;
+    vaxetl::cvms::StoreOptions store;
+    store.database = path;
+    store.schema_path = (dir / "schema.sql").string();
+    store.products_path = (dir / "products.tsv").string();
+    store.cache_kib = 8 * 1024;
+    return store;
+  }
+  throw mpi::StoreError(std::string("cannot find the cvms_sink plugin's data directory (")
+                            .append(VAXETL_CVMS_DATA_DIR)
+                            .append(" next to bin/) to update the CVMS store"));
+}
+
+// Applies an index merge (or unmerge) to CVMS. The index has committed first: on a failure
+// here the operator runs the same command again, which finds the index already done.
+void apply_to_cvms(const Options& options, mpi::MasterId survivor, mpi::MasterId retired,
+                   bool unmerging) {
+  const auto config = cvms_store(options);
+  if (!config) {
+    std::cout << "no CVMS store at " << options.get("cvms").value_or("${VAXETL_HOME:-var}/cvms.sqlite")
+              << ": the index only\n";
+    return;
+  }
+  try {
+    vaxetl::cvms::CvmsStore cvms(*config);
+    const std::string s = mpi::format_mpi_id(survivor), r = mpi::format_mpi_id(retired);
+    const auto moved = unmerging ? cvms.unmerge_masters(s, r) : cvms.merge_masters(s, r);
+    std::cout << "CVMS " << config->database << ": " << moved.vaccinations_moved
+              << (moved.vaccinations_moved == 1 ? " vaccination" : " vaccinations") << " moved to "
+              << (unmerging ? r : s) << (moved.survivor_created ? " (its recipient created)" : "")
+              << '\n';
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("the index is done but the CVMS store was not updated (")
+                                 .append(e.what())
+                                 .append("); run the same command again to finish it"));
+  }
+}
+
 int merge(const Options& options) {
   const mpi::MasterId survivor = master_argument(options.arguments.at(0), "SURVIVOR");
   const mpi::MasterId retired = master_argument(options.arguments.at(1), "RETIRED");
   auto store = open_index(options);
   const mpi::Operator by{operator_name(options), options.get("reason").value_or("")};
+  if (survivor != retired && store->resolve(retired) == survivor) {
+    // Merged before: the index is done; finish what an earlier attempt left in CVMS.
+    std::cout << mpi::format_mpi_id(retired) << " is already an alias of "
+              << mpi::format_mpi_id(survivor) << " in the index\n";
+    apply_to_cvms(options, survivor, retired, false);
+    return kExitOk;
+  }
   try {
     const auto result = store->merge(survivor, retired, by);
-    // The CVMS store keeps one recipient per master: moving the retired master's CVMS
-    // recipient and vaccinations to the survivor's belongs here, after the index commits, once
-    // the CVMS side offers it. This command changes the index only.
     std::cout << "merged " << mpi::format_mpi_id(retired) << " into " << mpi::format_mpi_id(survivor)
               << " (action " << result.action_id << "): " << mpi::format_mpi_id(retired)
               << " is now an alias of " << mpi::format_mpi_id(survivor) << "; "
@@ -449,6 +511,7 @@ int merge(const Options& options) {
   } catch (const mpi::Refused& e) {
     throw RefusedError{e.what()};
   }
+  apply_to_cvms(options, survivor, retired, false);
   return kExitOk;
 }
 
@@ -457,9 +520,22 @@ int unmerge(const Options& options) {
   const mpi::MasterId retired = master_argument(options.arguments.at(1), "RETIRED");
   auto store = open_index(options);
   const mpi::Operator by{operator_name(options), options.get("reason").value_or("")};
+  const bool merged_in_index = survivor != retired && store->resolve(retired) == survivor;
+  if (!merged_in_index && survivor != retired && store->resolve(retired) == retired) {
+    // Unmerged in the index before: give CVMS back what an earlier attempt left there, if any.
+    if (const auto config = cvms_store(options)) {
+      vaxetl::cvms::CvmsStore cvms(*config);
+      const auto moved = cvms.unmerge_masters(mpi::format_mpi_id(survivor), mpi::format_mpi_id(retired));
+      if (moved.vaccinations_moved > 0) {
+        std::cout << mpi::format_mpi_id(retired) << " was already unmerged in the index; CVMS "
+                  << config->database << ": " << moved.vaccinations_moved
+                  << " vaccinations moved back to " << mpi::format_mpi_id(retired) << '\n';
+        return kExitOk;
+      }
+    }
+  }
   try {
     const auto result = store->unmerge(survivor, retired, by);
-    // The CVMS side of an unmerge (splitting the recipient again) belongs here as well.
     std::cout << "unmerged " << mpi::format_mpi_id(retired) << " from " << mpi::format_mpi_id(survivor)
               << " (action " << result.action_id << "): " << mpi::format_mpi_id(retired)
               << " is active again with its own values and the alias has ended; "
@@ -470,6 +546,7 @@ int unmerge(const Options& options) {
   } catch (const mpi::Refused& e) {
     throw RefusedError{e.what()};
   }
+  apply_to_cvms(options, survivor, retired, true);
   return kExitOk;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cvms_store.hpp"
+#include "vaxetl/sdk/companion_tool.hpp"
 
 namespace {
 
@@ -137,23 +138,11 @@ std::int64_t checked_vials(std::string_view text) {
   return vials;
 }
 
-std::string default_store() {
-  const char* home = std::getenv("VAXETL_HOME");
-  return (fs::path(home != nullptr && *home != '\0' ? home : "var") / "cvms.sqlite").string();
-}
+std::string default_store() { return vaxetl::sdk::vaxetl_home_file("cvms.sqlite").string(); }
 
-// The cvms_sink plugin's data directory: next to this executable as in the install tree
-// (bin/../lib/vaxetl/plugins/cvms_sink-<version>, which the build tree mirrors), else under
-// the install prefix.
 std::optional<fs::path> plugin_data_dir() {
-  std::vector<fs::path> candidates;
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(self.parent_path().parent_path() / VAXETL_CVMS_DATA_DIR);
-  candidates.push_back(fs::path(VAXETL_INSTALL_PREFIX) / VAXETL_CVMS_DATA_DIR);
-  for (const auto& dir : candidates)
-    if (fs::exists(dir / "schema.sql", ec) && fs::exists(dir / "products.tsv", ec)) return dir;
-  return std::nullopt;
+  return vaxetl::sdk::find_plugin_data_dir(VAXETL_CVMS_DATA_DIR, VAXETL_INSTALL_PREFIX,
+                                           {"schema.sql", "products.tsv"});
 }
 
 cvms::StoreOptions store_options(const Options& options) {

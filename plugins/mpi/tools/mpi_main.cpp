@@ -28,6 +28,7 @@
 #include "cvms_store.hpp"
 #include "index_store/mpi_store.hpp"
 #include "matcher/matcher.hpp"
+#include "vaxetl/sdk/companion_tool.hpp"
 
 namespace {
 
@@ -136,23 +137,11 @@ Options parse(int argc, char** argv) {
   return options;
 }
 
-std::string default_index() {
-  const char* home = std::getenv("VAXETL_HOME");
-  return (fs::path(home != nullptr && *home != '\0' ? home : "var") / "mpi.sqlite").string();
-}
+std::string default_index() { return vaxetl::sdk::vaxetl_home_file("mpi.sqlite").string(); }
 
-// The mpi plugin's data directory: next to this executable as in the install tree
-// (bin/../lib/vaxetl/plugins/mpi-<version>, which the build tree mirrors), else under the
-// install prefix.
 std::optional<fs::path> plugin_data_dir() {
-  std::vector<fs::path> candidates;
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(self.parent_path().parent_path() / VAXETL_MPI_DATA_DIR);
-  candidates.push_back(fs::path(VAXETL_INSTALL_PREFIX) / VAXETL_MPI_DATA_DIR);
-  for (const auto& dir : candidates)
-    if (fs::exists(dir / "mpi-schema.sql", ec)) return dir;
-  return std::nullopt;
+  return vaxetl::sdk::find_plugin_data_dir(VAXETL_MPI_DATA_DIR, VAXETL_INSTALL_PREFIX,
+                                           {"mpi-schema.sql"});
 }
 
 std::unique_ptr<mpi::MpiStore> open_index(const Options& options) {
@@ -437,29 +426,22 @@ int review(const Options& options) {
 // unmerges move its doses too. Its schema and catalog come from the cvms_sink plugin's data
 // directory, found like ours.
 std::optional<vaxetl::cvms::StoreOptions> cvms_store(const Options& options) {
-  std::string path = options.get("cvms").value_or("");
-  if (path.empty()) {
-    const char* home = std::getenv("VAXETL_HOME");
-    path = (fs::path(home != nullptr && *home != '\0' ? home : "var") / "cvms.sqlite").string();
-  }
+  const std::string path =
+      options.get("cvms").value_or(vaxetl::sdk::vaxetl_home_file("cvms.sqlite").string());
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::nullopt;
-  std::vector<fs::path> candidates;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(self.parent_path().parent_path() / VAXETL_CVMS_DATA_DIR);
-  candidates.push_back(fs::path(VAXETL_INSTALL_PREFIX) / VAXETL_CVMS_DATA_DIR);
-  for (const auto& dir : candidates) {
-    if (!fs::exists(dir / "schema.sql", ec) || !fs::exists(dir / "products.tsv", ec)) continue;
-    vaxetl::cvms::StoreOptions store;
-    store.database = path;
-    store.schema_path = (dir / "schema.sql").string();
-    store.products_path = (dir / "products.tsv").string();
-    store.cache_kib = 8 * 1024;
-    return store;
-  }
-  throw mpi::StoreError(std::string("cannot find the cvms_sink plugin's data directory (")
-                            .append(VAXETL_CVMS_DATA_DIR)
-                            .append(" next to bin/) to update the CVMS store"));
+  const auto dir = vaxetl::sdk::find_plugin_data_dir(VAXETL_CVMS_DATA_DIR, VAXETL_INSTALL_PREFIX,
+                                                     {"schema.sql", "products.tsv"});
+  if (!dir)
+    throw mpi::StoreError(std::string("cannot find the cvms_sink plugin's data directory (")
+                              .append(VAXETL_CVMS_DATA_DIR)
+                              .append(" next to bin/) to update the CVMS store"));
+  vaxetl::cvms::StoreOptions store;
+  store.database = path;
+  store.schema_path = (*dir / "schema.sql").string();
+  store.products_path = (*dir / "products.tsv").string();
+  store.cache_kib = 8 * 1024;
+  return store;
 }
 
 // Applies an index merge (or unmerge) to CVMS. The index has committed first: on a failure

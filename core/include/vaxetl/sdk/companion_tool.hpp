@@ -1,0 +1,42 @@
+// For a plugin's companion tool (`vaxetl NAME` runs bin/vaxetl-NAME): where the shipped
+// pipelines keep their files, and where the plugin's data directory is, found the same way from
+// the build tree and from an installation.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <initializer_list>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace vaxetl::sdk {
+
+// ${VAXETL_HOME:-var}/<file>, as the shipped pipelines name their stores.
+inline std::filesystem::path vaxetl_home_file(std::string_view file) {
+  const char* home = std::getenv("VAXETL_HOME");
+  return std::filesystem::path(home != nullptr && *home != '\0' ? home : "var") / file;
+}
+
+// A plugin's data directory `relative` (e.g. lib/vaxetl/plugins/mpi-1.0.0): next to this
+// executable as in the install tree (bin/../<relative>, which the build tree mirrors), else
+// under `install_prefix`; the first that holds every file in `required`.
+inline std::optional<std::filesystem::path> find_plugin_data_dir(
+    std::string_view relative, std::string_view install_prefix,
+    std::initializer_list<std::string_view> required) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(self.parent_path().parent_path() / relative);
+  candidates.push_back(fs::path(install_prefix) / relative);
+  for (const auto& dir : candidates) {
+    bool complete = true;
+    for (const std::string_view file : required) complete = complete && fs::exists(dir / file, ec);
+    if (complete) return dir;
+  }
+  return std::nullopt;
+}
+
+}  // namespace vaxetl::sdk

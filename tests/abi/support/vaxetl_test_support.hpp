@@ -142,4 +142,25 @@ inline FixturePipeline write_fixture_pipeline(const TempDir& dir, const Pipeline
   return p;
 }
 
+// Test servers (tools/test-servers/): each publishes its address in environment variables
+// (VAXETL_TEST_PG_URL, VAXETL_TEST_SFTP_PORT, ...). tools/test.sh starts them and sets
+// VAXETL_TEST_REQUIRE_SERVERS=1, so in CI a missing server fails the test instead of skipping it.
+inline bool test_servers_required() {
+  const char* required = std::getenv("VAXETL_TEST_REQUIRE_SERVERS");
+  return required != nullptr && std::string(required) == "1";
+}
+
 }  // namespace vaxetl::test
+
+// Sets `out` (a std::string) to the environment variable `variable` of a test server, or ends
+// the test: skipped when run by hand without servers, failed under tools/test.sh.
+#define VAXETL_TEST_SERVER_SETTING(variable, out)                                                   \
+  do {                                                                                              \
+    const char* vaxetl_value_ = std::getenv(variable);                                              \
+    if (vaxetl_value_ == nullptr || *vaxetl_value_ == '\0') {                                       \
+      if (::vaxetl::test::test_servers_required())                                                  \
+        FAIL() << variable << " is not set: the test servers did not start (tools/test-servers/)"; \
+      GTEST_SKIP() << variable << " is not set: start tools/test-servers/up.sh to run this test";  \
+    }                                                                                               \
+    (out) = vaxetl_value_;                                                                          \
+  } while (0)

@@ -1,0 +1,131 @@
+#include "db/database.hpp"
+
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/PostgreSQL/SessionImpl.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Exception.h>
+#include <libpq-fe.h>
+
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+
+namespace vaxetl::db {
+
+namespace {
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+void register_connectors() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::PostgreSQL::Connector::registerConnector();
+  });
+}
+
+}  // namespace
+
+Location Location::parse(std::string_view text) {
+  Location location;
+  if (starts_with(text, "postgresql://") || starts_with(text, "postgres://")) {
+    location.backend = Backend::PostgreSQL;
+    location.target = std::string(text);
+  } else if (starts_with(text, "postgresql:")) {
+    location.backend = Backend::PostgreSQL;
+    location.target = std::string(text.substr(11));
+  } else if (starts_with(text, "sqlite:")) {
+    location.target = std::string(text.substr(7));
+  } else {
+    location.target = std::string(text);
+  }
+  if (location.target.empty())
+    throw std::invalid_argument(
+        "a store location must be a SQLite file path or a PostgreSQL URL (postgresql://host/db)");
+  return location;
+}
+
+std::string Location::display() const {
+  if (backend == Backend::SQLite) return target;
+  std::string shown = target;
+  if (starts_with(shown, "postgres")) {
+    // URI: scheme://user:password@host -> scheme://user:***@host
+    const auto scheme_end = shown.find("://");
+    const auto at = shown.find('@', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+    if (scheme_end != std::string::npos && at != std::string::npos) {
+      const auto colon = shown.find(':', scheme_end + 3);
+      if (colon != std::string::npos && colon < at) shown.replace(colon + 1, at - colon - 1, "***");
+    }
+    const auto query = shown.find("password=");
+    if (query != std::string::npos) {
+      const auto end = shown.find('&', query);
+      shown.replace(query + 9, (end == std::string::npos ? shown.size() : end) - query - 9, "***");
+    }
+    return shown;
+  }
+  // key=value form
+  const auto key = shown.find("password=");
+  if (key != std::string::npos) {
+    const auto end = shown.find(' ', key);
+    shown.replace(key + 9, (end == std::string::npos ? shown.size() : end) - key - 9, "***");
+  }
+  return "postgresql:" + shown;
+}
+
+std::unique_ptr<Poco::Data::Session> open_session(const Location& location, int busy_timeout_ms) {
+  register_connectors();
+  try {
+    if (location.backend == Backend::SQLite) {
+      const auto parent = std::filesystem::path(location.target).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent);
+      auto session = std::make_unique<Poco::Data::Session>(Poco::Data::SQLite::Connector::KEY, location.target);
+      *session << "PRAGMA busy_timeout = " + std::to_string(busy_timeout_ms), Poco::Data::Keywords::now;
+      *session << "PRAGMA journal_mode = WAL", Poco::Data::Keywords::now;
+      return session;
+    }
+    auto session = std::make_unique<Poco::Data::Session>(Poco::Data::PostgreSQL::Connector::KEY, location.target);
+    // Lock waits are bounded like SQLite's busy timeout.
+    *session << "SET lock_timeout = " + std::to_string(busy_timeout_ms), Poco::Data::Keywords::now;
+    return session;
+  } catch (const Poco::Exception& e) {
+    // libpq's and SQLite's messages name hosts, files and causes, never the password.
+    throw std::runtime_error("cannot open the store " + location.display() + ": " + e.displayText());
+  } catch (const std::filesystem::filesystem_error& e) {
+    throw std::runtime_error("cannot open the store " + location.display() + ": " + e.code().message());
+  }
+}
+
+void* postgres_connection(Poco::Data::Session& session) {
+  auto* impl = dynamic_cast<Poco::Data::PostgreSQL::SessionImpl*>(session.impl());
+  if (impl == nullptr) return nullptr;
+  PGconn* connection = impl->handle();
+  return connection;
+}
+
+std::string bind_markers(Backend backend, std::string_view sql) {
+  if (backend == Backend::SQLite) return std::string(sql);
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int next = 1;
+  char quote = 0;
+  for (const char c : sql) {
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+      out += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      out += c;
+    } else if (c == '?') {
+      out += '$';
+      out += std::to_string(next++);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace vaxetl::db

@@ -27,6 +27,33 @@ void register_connectors() {
   });
 }
 
+// Poco's PostgreSQL connector takes only libpq's key=value form; libpq itself parses a URI
+// (and key=value) into options, which are written back as quoted key=value pairs.
+std::string keyword_value_form(const std::string& target) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(target.c_str(), &error);
+  if (options == nullptr) {
+    std::string message = error != nullptr ? error : "out of memory";
+    PQfreemem(error);
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    throw std::invalid_argument("not a PostgreSQL connection string: " + message);
+  }
+  std::string text;
+  for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+    if (option->val == nullptr) continue;
+    if (!text.empty()) text += ' ';
+    text += option->keyword;
+    text += "='";
+    for (const char* c = option->val; *c != '\0'; ++c) {
+      if (*c == '\'' || *c == '\\') text += '\\';
+      text += *c;
+    }
+    text += '\'';
+  }
+  PQconninfoFree(options);
+  return text;
+}
+
 }  // namespace
 
 Location Location::parse(std::string_view text) {
@@ -86,7 +113,8 @@ std::unique_ptr<Poco::Data::Session> open_session(const Location& location, int 
       *session << "PRAGMA journal_mode = WAL", Poco::Data::Keywords::now;
       return session;
     }
-    auto session = std::make_unique<Poco::Data::Session>(Poco::Data::PostgreSQL::Connector::KEY, location.target);
+    auto session = std::make_unique<Poco::Data::Session>(Poco::Data::PostgreSQL::Connector::KEY,
+                                                         keyword_value_form(location.target));
     // Lock waits are bounded like SQLite's busy timeout.
     *session << "SET lock_timeout = " + std::to_string(busy_timeout_ms), Poco::Data::Keywords::now;
     return session;
@@ -95,6 +123,8 @@ std::unique_ptr<Poco::Data::Session> open_session(const Location& location, int 
     throw std::runtime_error("cannot open the store " + location.display() + ": " + e.displayText());
   } catch (const std::filesystem::filesystem_error& e) {
     throw std::runtime_error("cannot open the store " + location.display() + ": " + e.code().message());
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error("cannot open the store " + location.display() + ": " + e.what());
   }
 }
 

@@ -1,6 +1,7 @@
 #include "transport/transport.hpp"
 
 #include "transport/folder_channel.hpp"
+#include "transport/sftp_channel.hpp"
 
 namespace vaxetl::transport {
 
@@ -18,6 +19,7 @@ bool is_safe_file_name(std::string_view name) noexcept {
 std::unique_ptr<Channel> open_channel(const ChannelConfig& config) {
   if (config.name.empty()) throw std::invalid_argument("a channel needs a name");
   if (config.kind == "folder") return open_folder_channel(config);
+  if (config.kind == "sftp") return open_sftp_channel(config);
   throw std::invalid_argument("channel '" + config.name + "': key 'kind': unknown kind '" + config.kind +
                               "' (expected folder, sftp or direct)");
 }

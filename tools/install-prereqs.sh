@@ -14,7 +14,7 @@ packages=(
 # Real servers for the integration and end-to-end tests (tools/test-servers/), and headless
 # Chromium for the operator page's browser test.
 test_packages=(
-  postgresql openssh-server openssh-client dovecot-imapd dovecot-pop3d opensmtpd openssl
+  postgresql openssh-server openssh-client dovecot-imapd dovecot-pop3d dovecot-submissiond opensmtpd openssl
   chromium chromium-driver procps
 )
 [ "${1:-}" = "--for-tests" ] && packages+=("${test_packages[@]}")

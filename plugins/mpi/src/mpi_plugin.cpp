@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "db/database.hpp"
 #include "index_store/mpi_store.hpp"
 #include "matcher/matcher.hpp"
 #include "vaxetl/sdk/batch.hpp"
@@ -379,7 +380,7 @@ class MpiTransform final : public sdk::Transform {
     options.cache_kib = cache_kib_;
     const auto started = std::chrono::steady_clock::now();
     try {
-      if (!dry_run_) {
+      if (!dry_run_ && !vaxetl::db::Location::parse(index_path_).is_postgres()) {
         const auto parent = std::filesystem::path(index_path_).parent_path();
         std::error_code ec;
         if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -417,7 +418,7 @@ class MpiTransform final : public sdk::Transform {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       char elapsed[32];
       std::snprintf(elapsed, sizeof(elapsed), "%.1f", seconds);
-      std::string message = "mpi: index " + index_path_ + " loaded in " + elapsed + " s: " +
+      std::string message = "mpi: index " + (store_ ? store_->path() : index_path_) + " loaded in " + elapsed + " s: " +
                             plural(summary.masters, "master", "masters") + ", " +
                             plural(summary.values, "value", "values") + ", model version " +
                             std::to_string(model_version_) +

@@ -1,7 +1,10 @@
-// Shared by the MPI index tests: a fresh index file in a temporary directory, read back through
-// its own SQLite connection, and helpers that put masters, values and decisions into it.
+// Shared by the MPI index tests: a fresh index (a SQLite file in a temporary directory, or a
+// PostgreSQL scratch database migrated like `vaxetl db migrate` does), read back through a
+// connection of its own, and helpers that put masters, values and decisions into it.
 #pragma once
 
+#include <Poco/Data/Session.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <gtest/gtest.h>
@@ -11,8 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "db/database.hpp"
+#include "db/migrations.hpp"
 #include "index_store/mpi_store.hpp"
 #include "matcher/matcher.hpp"
+#include "pg_scratch_database.hpp"
 #include "vaxetl_test_support.hpp"
 
 namespace mpi_test {
@@ -22,11 +28,34 @@ using vaxetl::test::TempDir;
 
 inline constexpr const char* kDataDir = MPI_DATA_DIR;  // plugins/mpi/data in the source tree
 
+enum class Backend { SQLite, PostgreSQL };
+inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::SQLite ? "SQLite" : "PostgreSQL";
+}
+
+// Applies the mpi component's PostgreSQL migrations, as `vaxetl db migrate` does.
+inline void migrate_postgres(const std::string& url) {
+  auto session = vaxetl::db::open_session(vaxetl::db::Location::parse(url));
+  vaxetl::db::migrate(*session, vaxetl::db::Backend::PostgreSQL, "mpi",
+                      std::string(kDataDir) + "/migrations/postgresql");
+}
+
 class IndexTest : public ::testing::Test {
  protected:
+  // Switches the fixture to a migrated PostgreSQL scratch database; skips (or fails under
+  // tools/test.sh) without the test server. Call from SetUp and return if IsSkipped().
+  void use_postgres(bool migrated = true) {
+    std::string admin;
+    VAXETL_TEST_SERVER_SETTING("VAXETL_TEST_PG_ADMIN_URL", admin);
+    pg_ = std::make_unique<vaxetl::test::PgScratchDatabase>(admin);
+    location_ = pg_->url();
+    if (migrated) migrate_postgres(location_);
+  }
+  bool postgres() const { return pg_ != nullptr; }
+
   mpi::StoreOptions options(bool dry_run = false) const {
     mpi::StoreOptions o;
-    o.path = path_;
+    o.path = location_;
     o.data_dir = kDataDir;
     o.dry_run = dry_run;
     o.busy_timeout_ms = 200;
@@ -36,8 +65,37 @@ class IndexTest : public ::testing::Test {
     return std::make_unique<mpi::MpiStore>(options(dry_run));
   }
 
+  // Runs SQL on a PostgreSQL connection of its own (search_path: the mpi schema); returns the
+  // first row's first value ("<no row>", "<null>") and the server's primary error message.
+  std::pair<std::string, std::string> pg_run(const std::string& sql) const {
+    PGconn* connection = PQconnectdb(location_.c_str());
+    std::string value = "<no row>", error;
+    if (PQstatus(connection) != CONNECTION_OK) {
+      error = PQerrorMessage(connection);
+    } else {
+      PQsetNoticeProcessor(connection, [](void*, const char*) {}, nullptr);
+      PQclear(PQexec(connection, "SET search_path TO mpi"));
+      PGresult* result = PQexec(connection, sql.c_str());
+      const auto status = PQresultStatus(result);
+      if (status == PGRES_TUPLES_OK && PQntuples(result) > 0)
+        value = PQgetisnull(result, 0, 0) ? "<null>" : PQgetvalue(result, 0, 0);
+      if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+        error = primary != nullptr ? primary : PQerrorMessage(connection);
+      }
+      PQclear(result);
+    }
+    PQfinish(connection);
+    return {value, error};
+  }
+
   // Reads the index through a connection of its own.
   std::int64_t scalar(const std::string& sql) const {
+    if (postgres()) {
+      const auto [value, error] = pg_run(sql);
+      EXPECT_EQ(error, "") << sql;
+      return value == "<no row>" || value == "<null>" ? -1 : std::stoll(value);
+    }
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
@@ -49,6 +107,11 @@ class IndexTest : public ::testing::Test {
     return value;
   }
   std::string text(const std::string& sql) const {
+    if (postgres()) {
+      const auto [value, error] = pg_run(sql);
+      EXPECT_EQ(error, "") << sql;
+      return value;
+    }
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
@@ -64,6 +127,7 @@ class IndexTest : public ::testing::Test {
   }
   // Runs SQL on its own connection; returns SQLite's error message ("" when it succeeded).
   std::string exec(const std::string& sql) const {
+    if (postgres()) return pg_run(sql).second;
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
               SQLITE_OK);
@@ -132,6 +196,8 @@ class IndexTest : public ::testing::Test {
 
   TempDir dir_;
   std::string path_ = dir_ / "mpi.sqlite";
+  std::unique_ptr<vaxetl::test::PgScratchDatabase> pg_;
+  std::string location_ = path_;  // what the store opens: path_ or the scratch database's URL
 };
 
 }  // namespace mpi_test

@@ -28,7 +28,12 @@ struct Result {
 
 class MpiToolTest : public IndexTest {
  protected:
+  virtual Backend backend() const { return Backend::SQLite; }
   void SetUp() override {
+    if (backend() == Backend::PostgreSQL) {
+      use_postgres();
+      if (IsSkipped() || HasFatalFailure()) return;
+    }
     auto store = open();
     add_masters(*store, {{1, {{Field::FirstName, "PHIFIRSTONE"}, {Field::LastName, "PHILASTONE"},
                               {Field::BirthDate, "1950-02-03"}}},
@@ -58,7 +63,7 @@ class MpiToolTest : public IndexTest {
     else command += "unset VAXETL_HOME; ";
     command += "USER=tester " + program;
     for (const auto& arg : args) command += " '" + arg + "'";
-    if (!default_index) command += " --index '" + path_ + "'";
+    if (!default_index) command += " --index '" + location_ + "'";
     command += " >'" + (dir_ / "out.txt") + "' 2>'" + (dir_ / "err.txt") + "'";
     const int status = std::system(command.c_str());
     Result result;
@@ -76,7 +81,15 @@ class MpiToolTest : public IndexTest {
   }
 };
 
-TEST_F(MpiToolTest, ExplainARunRecordShowsTheDecisionFieldByField) {
+// The tool's commands on both backends: `vaxetl mpi` works on PostgreSQL unchanged.
+class MpiToolBackendTest : public MpiToolTest, public ::testing::WithParamInterface<Backend> {
+ protected:
+  Backend backend() const override { return GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Backends, MpiToolBackendTest,
+                         ::testing::Values(Backend::SQLite, Backend::PostgreSQL), backend_name);
+
+TEST_P(MpiToolBackendTest, ExplainARunRecordShowsTheDecisionFieldByField) {
   const Result r = run({"explain", "R20260102T030405Z-bbbbbbbb:17"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("record R20260102T030405Z-bbbbbbbb:17 (vax_event_id EV-17, org ACMEPHARM)"), std::string::npos) << r.out;
@@ -94,7 +107,7 @@ TEST_F(MpiToolTest, ExplainARunRecordShowsTheDecisionFieldByField) {
   expect_no_values(r);
 }
 
-TEST_F(MpiToolTest, ExplainARecipientListsItsDecisions) {
+TEST_P(MpiToolBackendTest, ExplainARecipientListsItsDecisions) {
   const Result r = run({"explain", "ACMEPHARM:MRN-PHIRECIP"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find(":17"), std::string::npos) << r.out;
@@ -102,7 +115,7 @@ TEST_F(MpiToolTest, ExplainARecipientListsItsDecisions) {
   expect_no_values(r);
 }
 
-TEST_F(MpiToolTest, ExplainAMasterShowsItsHistoryMergesAndAliases) {
+TEST_P(MpiToolBackendTest, ExplainAMasterShowsItsHistoryMergesAndAliases) {
   ASSERT_EQ(run({"merge", "MPI0000000001", "MPI0000000002", "--reason", "same person"}).exit_code, 0);
   const Result r = run({"explain", "MPI0000000001"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -119,7 +132,7 @@ TEST_F(MpiToolTest, ExplainAMasterShowsItsHistoryMergesAndAliases) {
   expect_no_values(retired);
 }
 
-TEST_F(MpiToolTest, ExplainRefusesWhatItCannotFind) {
+TEST_P(MpiToolBackendTest, ExplainRefusesWhatItCannotFind) {
   const Result unknown = run({"explain", "R20990101T000000Z-ffffffff:3"});
   EXPECT_EQ(unknown.exit_code, 65);
   EXPECT_NE(unknown.err.find("RUN_ID:RECORD_NO"), std::string::npos) << unknown.err;
@@ -128,7 +141,7 @@ TEST_F(MpiToolTest, ExplainRefusesWhatItCannotFind) {
   EXPECT_EQ(run({"explain"}).exit_code, 64);
 }
 
-TEST_F(MpiToolTest, ReviewListsOpenPossibleMatchesWithTheFieldsThatAgreed) {
+TEST_P(MpiToolBackendTest, ReviewListsOpenPossibleMatchesWithTheFieldsThatAgreed) {
   const Result r = run({"review"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("REVIEW  MPI_ID         CANDIDATE      SCORE  RECORD"), std::string::npos) << r.out;
@@ -146,7 +159,7 @@ TEST_F(MpiToolTest, ReviewListsOpenPossibleMatchesWithTheFieldsThatAgreed) {
   EXPECT_NE(all.out.find("by tester"), std::string::npos) << all.out;
 }
 
-TEST_F(MpiToolTest, ReviewShowsTheFirstReviewsUpToTheLimit) {
+TEST_P(MpiToolBackendTest, ReviewShowsTheFirstReviewsUpToTheLimit) {
   {
     auto store = open();
     store->begin({"R20260103T030405Z-cccccccc", "sha-u"});
@@ -168,7 +181,7 @@ TEST_F(MpiToolTest, ReviewShowsTheFirstReviewsUpToTheLimit) {
   EXPECT_EQ(run({"review", "--limit", "many"}).exit_code, 64);
 }
 
-TEST_F(MpiToolTest, MergeAndUnmergeChangeTheIndexAndRefuseWhatCannotBeDone) {
+TEST_P(MpiToolBackendTest, MergeAndUnmergeChangeTheIndexAndRefuseWhatCannotBeDone) {
   const Result merged = run({"merge", "MPI0000000001", "MPI0000000002", "--by", "alice", "--reason", "checked"});
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
   EXPECT_NE(merged.out.find("merged MPI0000000002 into MPI0000000001"), std::string::npos) << merged.out;
@@ -193,7 +206,7 @@ TEST_F(MpiToolTest, MergeAndUnmergeChangeTheIndexAndRefuseWhatCannotBeDone) {
   EXPECT_EQ(count("operator_actions"), 2);
 }
 
-TEST_F(MpiToolTest, DismissRefusesUnknownAndClosedReviews) {
+TEST_P(MpiToolBackendTest, DismissRefusesUnknownAndClosedReviews) {
   ASSERT_EQ(run({"dismiss", "1"}).exit_code, 0);
   const Result twice = run({"dismiss", "1"});
   EXPECT_EQ(twice.exit_code, 65);
@@ -202,7 +215,7 @@ TEST_F(MpiToolTest, DismissRefusesUnknownAndClosedReviews) {
   EXPECT_EQ(run({"dismiss", "first"}).exit_code, 64);
 }
 
-TEST_F(MpiToolTest, StatsCountsTheIndex) {
+TEST_P(MpiToolBackendTest, StatsCountsTheIndex) {
   const Result r = run({"stats"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("masters           3 active, 0 retired"), std::string::npos) << r.out;

@@ -1,11 +1,14 @@
 #include "mpi_store.hpp"
 
+#include <Poco/Data/Session.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -14,17 +17,43 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "db/database.hpp"
+#include "db/migrations.hpp"
+
 namespace vaxetl::mpi {
 namespace {
 
 namespace fs = std::filesystem;
 
-// ---- thin RAII over the sqlite3 C API ---------------------------------------------------
+// The advisory lock a PostgreSQL load or operator action holds until its transaction ends: the
+// bytes of "vaxetmpi", so it does not collide with another component's lock in a shared database.
+constexpr std::int64_t kPostgresIndexLock = 0x76617865746d7069;
+// Decision numbers reserved per round trip on PostgreSQL (decisions are written by COPY, so the
+// store hands out their seq itself, from the table's identity sequence).
+constexpr int kSeqBlock = 4096;
+// Pending decision rows kept in memory before they are sent (COPY) on PostgreSQL.
+constexpr std::size_t kPendingFlushBytes = 8u << 20;
+
+// ---- thin RAII over the sqlite3 C API and libpq ------------------------------------------
 
 struct StmtDeleter {
   void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 };
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+
+// A statement on either backend: a prepared SQLite statement, or PostgreSQL SQL whose ?N
+// markers became $N, executed with its parameters when first stepped.
+struct Stmt {
+  std::unique_ptr<sqlite3_stmt, StmtDeleter> lite;
+  PGconn* pg = nullptr;
+  std::string pg_sql;
+  int pg_params = 0;
+  void reset() noexcept { lite.reset(); }
+};
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
 // sqlite3_errmsg names tables, columns and constraints, never bound values.
 [[noreturn]] void throw_sqlite(sqlite3* db, std::string_view what) {
@@ -35,28 +64,93 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
   throw StoreError(message);
 }
 
-Stmt prepare(sqlite3* db, std::string_view sql, bool persistent = false) {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
-                         persistent ? SQLITE_PREPARE_PERSISTENT : 0, &raw, nullptr) != SQLITE_OK)
-    throw_sqlite(db, "preparing a statement");
-  return Stmt(raw);
+// Only the server's primary message: its DETAIL may quote a row's values (a duplicate key).
+// A lock wait past lock_timeout (the busy timeout) or a deadlock is StoreBusy, like SQLite's.
+[[noreturn]] void throw_pg(PGconn* pg, const PGresult* result, std::string_view what) {
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string text = primary != nullptr ? primary : PQerrorMessage(pg);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  std::string message("MPI index: ");
+  message.append(what).append(": ").append(text);
+  const std::string_view code = state != nullptr ? state : "";
+  if (code == "55P03" || code == "40P01" || code == "40001") throw StoreBusy(message);
+  throw StoreError(message);
 }
 
-// One execution of a prepared statement: binds, steps, reads columns, and resets the statement
+// "?N" -> "$N" outside quotes; sets `count` to the highest N.
+std::string postgres_markers(std::string_view sql, int& count) {
+  std::string out;
+  out.reserve(sql.size());
+  count = 0;
+  char quote = 0;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '?' && i + 1 < sql.size() && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+      int n = 0;
+      std::size_t j = i + 1;
+      while (j < sql.size() && sql[j] >= '0' && sql[j] <= '9') n = n * 10 + (sql[j++] - '0');
+      count = std::max(count, n);
+      out += '$';
+      out.append(sql.substr(i + 1, j - i - 1));
+      i = j - 1;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+PgResult pg_exec(PGconn* pg, const std::string& sql, std::string_view what) {
+  PgResult result(PQexec(pg, sql.c_str()));
+  const auto status = PQresultStatus(result.get());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_pg(pg, result.get(), what);
+  return result;
+}
+
+std::string double_text(double value) {
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof(text), value);
+  return ec == std::errc() ? std::string(text, end) : std::string("0");
+}
+
+template <class Int>
+Int parse_int(std::string_view text) {
+  Int value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+double parse_double(std::string_view text) {
+  double value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+// One execution of a statement: binds, steps, reads columns, and (SQLite) resets the statement
 // when the scope ends (also on exceptions), so no cursor stays open across COMMIT or ROLLBACK.
+// On PostgreSQL the statement runs at the first step() with the bound parameters as text, and
+// its rows are read from the result; an empty text or master id 0 is NULL on both.
 class Use {
  public:
-  explicit Use(const Stmt& s) noexcept : s_(s.get()) {}
+  explicit Use(const Stmt& s) : s_(s.lite.get()), stmt_(s) {
+    if (s_ == nullptr) params_.resize(static_cast<std::size_t>(s.pg_params));
+  }
   ~Use() {
+    if (s_ == nullptr) return;
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
   }
   Use(const Use&) = delete;
   Use& operator=(const Use&) = delete;
 
-  // Binds `value` in place (it must outlive step()); an empty value binds as NULL.
+  // SQLite binds `value` in place (it must outlive step()); an empty value binds as NULL.
   Use& text(int index, std::string_view value) {
+    if (s_ == nullptr) return param(index, value.empty() ? std::nullopt : std::optional(std::string(value)));
     const int rc = value.empty()
                        ? sqlite3_bind_null(s_, index)
                        : sqlite3_bind_text(s_, index, value.data(), static_cast<int>(value.size()),
@@ -65,22 +159,29 @@ class Use {
     return *this;
   }
   Use& integer(int index, std::int64_t value) {
+    if (s_ == nullptr) return param(index, std::to_string(value));
     if (sqlite3_bind_int64(s_, index, value) != SQLITE_OK) fail("binding a value");
     return *this;
   }
   // Master ids; 0 (no master) binds as NULL.
   Use& id(int index, MasterId value) {
+    if (s_ == nullptr) return param(index, value == 0 ? std::nullopt : std::optional(std::to_string(value)));
     const int rc = value == 0 ? sqlite3_bind_null(s_, index)
                               : sqlite3_bind_int64(s_, index, static_cast<std::int64_t>(value));
     if (rc != SQLITE_OK) fail("binding a value");
     return *this;
   }
   Use& real(int index, double value) {
+    if (s_ == nullptr) return param(index, double_text(value));
     if (sqlite3_bind_double(s_, index, value) != SQLITE_OK) fail("binding a value");
     return *this;
   }
   // True for a row, false when done.
   bool step() {
+    if (s_ == nullptr) {
+      if (!result_) execute();
+      return ++row_ < PQntuples(result_.get());
+    }
     const int rc = sqlite3_step(s_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
@@ -90,13 +191,27 @@ class Use {
     while (step()) {
     }
   }
-  std::int64_t integer(int column) const noexcept { return sqlite3_column_int64(s_, column); }
-  MasterId master(int column) const noexcept {
-    return static_cast<MasterId>(sqlite3_column_int64(s_, column));
+  // Rows the statement changed (after run()).
+  std::int64_t changes() const {
+    if (s_ != nullptr) return sqlite3_changes(sqlite3_db_handle(s_));
+    return result_ ? parse_int<std::int64_t>(PQcmdTuples(result_.get())) : 0;
   }
-  double real(int column) const noexcept { return sqlite3_column_double(s_, column); }
+  std::int64_t integer(int column) const noexcept {
+    if (s_ == nullptr) return parse_int<std::int64_t>(view(column));
+    return sqlite3_column_int64(s_, column);
+  }
+  MasterId master(int column) const noexcept { return static_cast<MasterId>(integer(column)); }
+  double real(int column) const noexcept {
+    if (s_ == nullptr) return parse_double(view(column));
+    return sqlite3_column_double(s_, column);
+  }
   // Valid until the next step or reset.
   std::string_view view(int column) const noexcept {
+    if (s_ == nullptr) {
+      if (PQgetisnull(result_.get(), row_, column)) return {};
+      return {PQgetvalue(result_.get(), row_, column),
+              static_cast<std::size_t>(PQgetlength(result_.get(), row_, column))};
+    }
     const auto* p = sqlite3_column_text(s_, column);
     if (p == nullptr) return {};
     return {reinterpret_cast<const char*>(p),
@@ -105,9 +220,191 @@ class Use {
   std::string text(int column) const { return std::string(view(column)); }
 
  private:
+  Use& param(int index, std::optional<std::string> value) {
+    if (index < 1 || static_cast<std::size_t>(index) > params_.size())
+      throw std::logic_error("MPI index: a parameter the statement does not have");
+    params_[static_cast<std::size_t>(index) - 1] = std::move(value);
+    return *this;
+  }
+  void execute() {
+    std::vector<const char*> values;
+    values.reserve(params_.size());
+    for (const auto& p : params_) values.push_back(p ? p->c_str() : nullptr);
+    result_.reset(PQexecParams(stmt_.pg, stmt_.pg_sql.c_str(), static_cast<int>(values.size()),
+                               nullptr, values.data(), nullptr, nullptr, 0));
+    const auto status = PQresultStatus(result_.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+      throw_pg(stmt_.pg, result_.get(), "executing a statement");
+  }
   [[noreturn]] void fail(const char* what) { throw_sqlite(sqlite3_db_handle(s_), what); }
+
   sqlite3_stmt* s_;
+  const Stmt& stmt_;
+  std::vector<std::optional<std::string>> params_;
+  PgResult result_;
+  int row_ = -1;
 };
+
+// Rows for COPY ... FROM STDIN in PostgreSQL's text format.
+class CopyRows {
+ public:
+  CopyRows& text(std::string_view value) {  // empty: NULL, as the statements bind it
+    if (value.empty()) return null();
+    return raw(value);
+  }
+  CopyRows& raw(std::string_view value) {  // empty stays an empty string
+    separate();
+    for (const char c : value) {
+      switch (c) {
+        case '\\': buffer_ += "\\\\"; break;
+        case '\t': buffer_ += "\\t"; break;
+        case '\n': buffer_ += "\\n"; break;
+        case '\r': buffer_ += "\\r"; break;
+        default: buffer_ += c;
+      }
+    }
+    return *this;
+  }
+  CopyRows& integer(std::int64_t value) {
+    separate();
+    char text[24];
+    const auto [end, ec] = std::to_chars(text, text + sizeof(text), value);
+    buffer_.append(text, end);
+    return *this;
+  }
+  CopyRows& id(MasterId value) { return value == 0 ? null() : integer(static_cast<std::int64_t>(value)); }
+  CopyRows& real(double value) {
+    separate();
+    buffer_ += double_text(value);
+    return *this;
+  }
+  CopyRows& null() {
+    separate();
+    buffer_ += "\\N";
+    return *this;
+  }
+  void end_row() {
+    buffer_ += '\n';
+    fresh_ = true;
+    ++rows_;
+  }
+  bool empty() const noexcept { return rows_ == 0; }
+  std::size_t rows() const noexcept { return rows_; }
+  std::size_t bytes() const noexcept { return buffer_.size(); }
+  const std::string& data() const noexcept { return buffer_; }
+  void clear() noexcept {
+    buffer_.clear();
+    fresh_ = true;
+    rows_ = 0;
+  }
+
+ private:
+  void separate() {
+    if (!fresh_) buffer_ += '\t';
+    fresh_ = false;
+  }
+  std::string buffer_;
+  bool fresh_ = true;
+  std::size_t rows_ = 0;
+};
+
+// COPY ... FROM STDIN: the rows in 1 MiB messages; returns the rows the server took.
+std::int64_t copy_in(PGconn* pg, const std::string& copy_sql, const CopyRows& rows, std::string_view what) {
+  if (rows.empty()) return 0;
+  {
+    PgResult start(PQexec(pg, copy_sql.c_str()));
+    if (PQresultStatus(start.get()) != PGRES_COPY_IN) throw_pg(pg, start.get(), what);
+  }
+  const std::string& data = rows.data();
+  constexpr std::size_t kChunk = 1u << 20;
+  bool sent = true;
+  for (std::size_t at = 0; at < data.size() && sent; at += kChunk) {
+    const std::size_t n = std::min(kChunk, data.size() - at);
+    sent = PQputCopyData(pg, data.data() + at, static_cast<int>(n)) == 1;
+  }
+  PQputCopyEnd(pg, sent ? nullptr : "the client could not send the rows");
+  PgResult end(PQgetResult(pg));
+  const bool ok = PQresultStatus(end.get()) == PGRES_COMMAND_OK;
+  std::int64_t taken = ok ? parse_int<std::int64_t>(PQcmdTuples(end.get())) : 0;
+  // Drain to the end of the command so that the connection is ready for the next one.
+  PgResult last;
+  while (PgResult more{PQgetResult(pg)}) last = std::move(more);
+  if (!ok) throw_pg(pg, end.get(), what);
+  return taken;
+}
+
+// The fields of a COPY ... TO STDOUT text row, unescaped; a NULL field is empty.
+void split_copy_row(std::string_view line, std::vector<std::string>& fields) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  std::size_t n = 0;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t tab = std::min(line.find('\t', start), line.size());
+    const std::string_view raw = line.substr(start, tab - start);
+    if (fields.size() <= n) fields.emplace_back();
+    std::string& field = fields[n++];
+    field.clear();
+    if (raw != "\\N") {
+      for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] != '\\' || i + 1 == raw.size()) {
+          field += raw[i];
+          continue;
+        }
+        const char e = raw[++i];
+        switch (e) {
+          case 't': field += '\t'; break;
+          case 'n': field += '\n'; break;
+          case 'r': field += '\r'; break;
+          case 'b': field += '\b'; break;
+          case 'f': field += '\f'; break;
+          case 'v': field += '\v'; break;
+          default:
+            if (e >= '0' && e <= '7') {  // \NNN octal
+              int value = e - '0';
+              for (int k = 0; k < 2 && i + 1 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '7'; ++k)
+                value = value * 8 + (raw[++i] - '0');
+              field += static_cast<char>(value);
+            } else {
+              field += e;  // \\ and any other escaped character stand for themselves
+            }
+        }
+      }
+    }
+    if (tab == line.size()) break;
+    start = tab + 1;
+  }
+  fields.resize(n);
+}
+
+// COPY (query) TO STDOUT: one streaming query; `on_row` gets each row's fields.
+template <class OnRow>
+void copy_out(PGconn* pg, const std::string& query, std::string_view what, OnRow&& on_row) {
+  {
+    PgResult start(PQexec(pg, ("COPY (" + query + ") TO STDOUT").c_str()));
+    if (PQresultStatus(start.get()) != PGRES_COPY_OUT) throw_pg(pg, start.get(), what);
+  }
+  std::vector<std::string> fields;
+  char* line = nullptr;
+  int length = 0;
+  std::exception_ptr failure;
+  while ((length = PQgetCopyData(pg, &line, 0)) > 0) {
+    if (!failure) {
+      try {
+        split_copy_row(std::string_view(line, static_cast<std::size_t>(length)), fields);
+        on_row(fields);
+      } catch (...) {
+        failure = std::current_exception();  // read to the end so the connection stays usable
+      }
+    }
+    PQfreemem(line);
+  }
+  PgResult end(PQgetResult(pg));
+  const bool ok = length == -1 && PQresultStatus(end.get()) == PGRES_COMMAND_OK;
+  PgResult last;
+  while (PgResult more{PQgetResult(pg)}) last = std::move(more);
+  if (!ok) throw_pg(pg, end.get(), what);
+  if (failure) std::rethrow_exception(failure);
+}
 
 std::string read_text_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -265,14 +562,29 @@ std::vector<ComparedField> parse_comparison(std::string_view text) {
 
 struct MpiStore::Impl {
   StoreOptions options;
+  db::Location location;
+  std::string shown;  // the location for messages: a PostgreSQL password never appears
   sqlite3* db = nullptr;
+  std::unique_ptr<Poco::Data::Session> session;  // PostgreSQL
+  PGconn* pg = nullptr;                          // the connection under `session`
   bool in_transaction = false;
   LoadRun run;              // the load in progress
   std::int64_t run_no = 0;  // its runs row, once written (0: not yet)
-  // Hot-path statements; finalized in ~Impl before the connection closes.
+  // Hot-path statements (SQLite); finalized in close() before the connection closes.
   Stmt master_insert, value_insert, decision_insert, review_insert, replay_insert;
+  // PostgreSQL: a load's decisions, replays and reviews wait here and go in by COPY, before any
+  // other statement runs and at commit; their seq numbers come from reserved blocks.
+  CopyRows pending_decisions, pending_replays, pending_reviews;
+  std::vector<std::int64_t> reserved_seqs;
+  std::size_t next_reserved = 0;
 
-  explicit Impl(const StoreOptions& opts) : options(opts) {
+  explicit Impl(const StoreOptions& opts) : options(opts), location(parse_location(opts.path)) {
+    if (location.is_postgres()) {
+      shown = location.display();
+      open_postgres();
+      return;
+    }
+    shown = options.path;
     std::error_code ec;
     const bool exists = fs::exists(options.path, ec);
     if (!exists && (options.dry_run || !options.create))
@@ -304,12 +616,78 @@ struct MpiStore::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
+  static db::Location parse_location(const std::string& text) {
+    try {
+      return db::Location::parse(text);
+    } catch (const std::invalid_argument& e) {
+      throw StoreError(std::string("MPI index: ") + e.what());
+    }
+  }
+
+  bool postgres() const noexcept { return pg != nullptr; }
+
+  // PostgreSQL applies nothing on open: its schema is migrated by `vaxetl db migrate` (an
+  // operator's step, with the migration lock), and an index with pending migrations is refused.
+  void open_postgres() {
+    try {
+      session = db::open_session(location, options.busy_timeout_ms);
+    } catch (const std::exception& e) {
+      throw StoreError(std::string("MPI index: ") + e.what());  // names display(), never a password
+    }
+    pg = static_cast<PGconn*>(db::postgres_connection(*session));
+    if (pg == nullptr) throw StoreError("MPI index: " + shown + " did not open a PostgreSQL session");
+    PQsetNoticeProcessor(pg, [](void*, const char*) {}, nullptr);  // "already exists, skipping"
+    try {
+      check_migrations();
+      exec("SET search_path TO mpi");
+      if (options.dry_run) {
+        // One snapshot for the whole dry run; the server itself refuses writes in it.
+        exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+        in_transaction = true;
+      }
+    } catch (...) {
+      close();
+      throw;
+    }
+  }
+
+  fs::path migrations_dir() const { return fs::path(options.data_dir) / "migrations" / "postgresql"; }
+
+  void check_migrations() {
+    db::MigrationStatus status;
+    try {
+      status = db::migration_status(*session, db::Backend::PostgreSQL, "mpi", migrations_dir());
+    } catch (const db::MigrationError& e) {
+      throw StoreError(std::string("MPI index: ") + shown + ": " + e.what());
+    } catch (const std::exception& e) {
+      throw StoreError(std::string("MPI index: reading the migrations of ") + shown + ": " + e.what());
+    }
+    if (status.pending.empty()) return;
+    std::string names;
+    for (const auto& name : status.pending) names.append(names.empty() ? "" : ", ").append(name);
+    throw StoreError("MPI index: " + shown + " has pending migrations for component mpi (at version " +
+                     std::to_string(status.applied) + " of " + std::to_string(status.latest) +
+                     "; pending: " + names + "); run `vaxetl db migrate PIPELINE` first");
+  }
+
   void close() noexcept {
     master_insert.reset();
     value_insert.reset();
     decision_insert.reset();
     review_insert.reset();
     replay_insert.reset();
+    drop_pending();
+    if (pg != nullptr) {
+      if (in_transaction) PgResult(PQexec(pg, "ROLLBACK"));
+      in_transaction = false;
+      pg = nullptr;
+      try {
+        session.reset();
+      } catch (...) {
+        // closing a broken connection: nothing left to do
+      }
+      return;
+    }
     if (db == nullptr) return;
     if (in_transaction) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     in_transaction = false;
@@ -317,13 +695,137 @@ struct MpiStore::Impl {
     db = nullptr;
   }
 
+  void drop_pending() noexcept {
+    pending_decisions.clear();
+    pending_replays.clear();
+    pending_reviews.clear();
+    reserved_seqs.clear();
+    next_reserved = 0;
+  }
+
   void exec(std::string_view sql) {
     const std::string text(sql);
+    if (postgres()) {
+      flush_pending();
+      pg_exec(pg, text, text.substr(0, text.find(' ')));
+      return;
+    }
     if (sqlite3_exec(db, text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
       throw_sqlite(db, text.substr(0, text.find(' ')));
   }
 
-  Stmt query(std::string_view sql) { return prepare(db, sql); }
+  void rollback_quietly() noexcept {
+    if (postgres()) {
+      drop_pending();
+      PgResult(PQexec(pg, "ROLLBACK"));
+    } else {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+
+  // The single writer: SQLite's BEGIN IMMEDIATE; on PostgreSQL a transaction holding the
+  // index's advisory lock (released by COMMIT, ROLLBACK or the connection's end), waited for
+  // up to the busy timeout (the session's lock_timeout). READ COMMITTED, so that what the
+  // previous holder committed is seen once the lock is ours.
+  void begin_write() {
+    if (!postgres()) {
+      exec("BEGIN IMMEDIATE");
+      return;
+    }
+    exec("BEGIN ISOLATION LEVEL READ COMMITTED");
+    try {
+      pg_exec(pg, "SELECT pg_advisory_xact_lock(" + std::to_string(kPostgresIndexLock) + ")",
+              "waiting for the index's write lock");
+    } catch (...) {
+      rollback_quietly();
+      throw;
+    }
+  }
+
+  Stmt query(std::string_view sql) {
+    Stmt s;
+    if (postgres()) {
+      flush_pending();
+      s.pg = pg;
+      s.pg_sql = postgres_markers(sql, s.pg_params);
+      return s;
+    }
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), 0, &raw, nullptr) != SQLITE_OK)
+      throw_sqlite(db, "preparing a statement");
+    s.lite.reset(raw);
+    return s;
+  }
+
+  Stmt prepare_persistent(std::string_view sql) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &raw, nullptr) != SQLITE_OK)
+      throw_sqlite(db, "preparing a statement");
+    Stmt s;
+    s.lite.reset(raw);
+    return s;
+  }
+
+  // ---- PostgreSQL: pending rows --------------------------------------------------------------
+
+  std::int64_t next_decision_seq() {
+    if (next_reserved == reserved_seqs.size()) {
+      reserved_seqs.clear();
+      next_reserved = 0;
+      const PgResult r = pg_exec(
+          pg,
+          "SELECT nextval(pg_get_serial_sequence('mpi.decisions', 'seq')) FROM generate_series(1, " +
+              std::to_string(kSeqBlock) + ")",
+          "reserving decision numbers");
+      for (int i = 0; i < PQntuples(r.get()); ++i)
+        reserved_seqs.push_back(parse_int<std::int64_t>(PQgetvalue(r.get(), i, 0)));
+    }
+    return reserved_seqs[next_reserved++];
+  }
+
+  void flush_pending_if_large() {
+    if (pending_decisions.bytes() + pending_replays.bytes() >= kPendingFlushBytes) flush_pending();
+  }
+
+  // Decisions first (reviews name them), then replays (copies of earlier decisions), reviews.
+  void flush_pending() {
+    if (pending_decisions.empty() && pending_replays.empty() && pending_reviews.empty()) return;
+    CopyRows decisions = std::move(pending_decisions), replays = std::move(pending_replays),
+             reviews = std::move(pending_reviews);
+    pending_decisions.clear();
+    pending_replays.clear();
+    pending_reviews.clear();
+    copy_in(pg,
+            "COPY decisions (seq, run_no, record_no, source, recipient_id, vax_event_id, "
+            "record_type, decision, mpi_id, best_candidate, score, runner_up, runner_up_score, "
+            "candidates, rule, comparison, model_version, decided_at) FROM STDIN",
+            decisions, "writing decisions");
+    if (!replays.empty()) {
+      pg_exec(pg,
+              "CREATE TEMP TABLE IF NOT EXISTS mpi_replay_batch (seq bigint, run_no bigint, "
+              "mpi_id bigint, decided_at text, replay_of bigint)",
+              "preparing replays");
+      copy_in(pg, "COPY mpi_replay_batch FROM STDIN", replays, "writing replays");
+      const PgResult inserted = pg_exec(
+          pg,
+          "INSERT INTO decisions (seq, run_no, record_no, source, recipient_id, vax_event_id, "
+          "record_type, decision, mpi_id, best_candidate, score, runner_up, runner_up_score, "
+          "candidates, rule, comparison, model_version, decided_at, replay_of) "
+          "SELECT b.seq, b.run_no, d.record_no, d.source, d.recipient_id, d.vax_event_id, "
+          "d.record_type, d.decision, b.mpi_id, d.best_candidate, d.score, d.runner_up, "
+          "d.runner_up_score, d.candidates, d.rule, d.comparison, d.model_version, b.decided_at, "
+          "d.seq FROM mpi_replay_batch b JOIN decisions d ON d.seq = b.replay_of ORDER BY b.seq",
+          "writing replays");
+      pg_exec(pg, "TRUNCATE mpi_replay_batch", "writing replays");
+      if (parse_int<std::size_t>(PQcmdTuples(inserted.get())) != replays.rows())
+        throw StoreError("MPI index: a decision to repeat is not in the log");
+    }
+    copy_in(pg,
+            "COPY reviews (decision_seq, mpi_id, candidate_mpi_id, score, status, created_at) "
+            "FROM STDIN",
+            reviews, "writing reviews");
+  }
 
   void configure() {
     sqlite3_busy_timeout(db, options.busy_timeout_ms);
@@ -382,7 +884,7 @@ struct MpiStore::Impl {
     read_text_file(dir / "mpi-schema.sql");  // a wrong data dir is reported now, not on upgrade day
     if (checked_schema_version() == kIndexSchemaVersion) return;
     const bool own_transaction = !in_transaction;
-    if (own_transaction) exec("BEGIN IMMEDIATE");
+    if (own_transaction) begin_write();
     try {
       int version = checked_schema_version();
       if (version == 0) {
@@ -403,36 +905,30 @@ struct MpiStore::Impl {
   }
 
   void prepare_statements() {
-    master_insert = prepare(db,
+    master_insert = prepare_persistent(
                             "INSERT INTO masters (mpi_id, status, created_run, created_at) "
-                            "VALUES (?1, 'active', ?2, ?3)",
-                            true);
-    value_insert = prepare(db,
+                            "VALUES (?1, 'active', ?2, ?3)");
+    value_insert = prepare_persistent(
                            "INSERT INTO master_values (mpi_id, field, value, first_run) "
-                           "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (mpi_id, field, value) DO NOTHING",
-                           true);
-    decision_insert = prepare(
-        db,
+                           "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (mpi_id, field, value) DO NOTHING");
+    decision_insert = prepare_persistent(
         "INSERT INTO decisions (run_no, record_no, source, recipient_id, vax_event_id, "
         "record_type, decision, mpi_id, best_candidate, score, runner_up, runner_up_score, "
         "candidates, rule, comparison, model_version, decided_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        true);
-    review_insert = prepare(db,
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
+        "RETURNING seq");
+    review_insert = prepare_persistent(
                             "INSERT INTO reviews (decision_seq, mpi_id, candidate_mpi_id, score, "
-                            "status, created_at) VALUES (?1, ?2, ?3, ?4, 'open', ?5)",
-                            true);
+                            "status, created_at) VALUES (?1, ?2, ?3, ?4, 'open', ?5)");
     // A rerun repeats the original row, pointing at it; the record's fields are the same since
     // the input is the same file.
-    replay_insert = prepare(
-        db,
+    replay_insert = prepare_persistent(
         "INSERT INTO decisions (run_no, record_no, source, recipient_id, vax_event_id, "
         "record_type, decision, mpi_id, best_candidate, score, runner_up, runner_up_score, "
         "candidates, rule, comparison, model_version, decided_at, replay_of) "
         "SELECT ?1, record_no, source, recipient_id, vax_event_id, record_type, decision, ?2, "
         "best_candidate, score, runner_up, runner_up_score, candidates, rule, comparison, "
-        "model_version, ?3, seq FROM decisions WHERE seq = ?4",
-        true);
+        "model_version, ?3, seq FROM decisions WHERE seq = ?4 RETURNING seq");
   }
 
   void require_load(const char* what) const {
@@ -476,6 +972,15 @@ struct MpiStore::Impl {
                                std::string_view rule, std::string_view comparison,
                                std::int64_t model_version) {
     const std::int64_t run_number = current_run(c.decided_at);
+    if (postgres()) {
+      const std::int64_t seq = next_decision_seq();
+      pending_decisions.integer(seq).integer(run_number).integer(c.record_no).text(c.source)
+          .text(c.recipient_id).text(c.vax_event_id).text(c.record_type).text(decision).id(mpi_id)
+          .id(best).real(score).id(runner_up).real(runner_up_score).integer(candidates).text(rule)
+          .text(comparison).integer(model_version).text(c.decided_at).end_row();
+      flush_pending_if_large();
+      return seq;
+    }
     Use use(decision_insert);
     use.integer(1, run_number)
         .integer(2, c.record_no)
@@ -493,9 +998,9 @@ struct MpiStore::Impl {
         .text(14, rule)
         .text(15, comparison)
         .integer(16, model_version)
-        .text(17, c.decided_at)
-        .run();
-    return sqlite3_last_insert_rowid(db);
+        .text(17, c.decided_at);
+    if (!use.step()) throw StoreError("MPI index: a decision was not written");
+    return use.integer(0);
   }
 
   // Runs `body` in its own write transaction (operator actions).
@@ -503,7 +1008,7 @@ struct MpiStore::Impl {
   auto write_transaction(Body&& body) {
     if (options.dry_run) throw std::logic_error("MPI index: a dry run writes nothing");
     if (in_transaction) throw std::logic_error("MPI index: an operator action during a load");
-    exec("BEGIN IMMEDIATE");
+    begin_write();
     in_transaction = true;
     try {
       auto result = body();
@@ -511,7 +1016,7 @@ struct MpiStore::Impl {
       in_transaction = false;
       return result;
     } catch (...) {
-      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      rollback_quietly();
       in_transaction = false;
       throw;
     }
@@ -560,7 +1065,7 @@ struct MpiStore::Impl {
                           std::int64_t review_id, const Operator& by, std::string_view at) {
     const Stmt s = query(
         "INSERT INTO operator_actions (action, surviving_mpi_id, retired_mpi_id, review_id, "
-        "performed_by, reason, performed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        "performed_by, reason, performed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING action_id");
     Use use(s);
     use.text(1, action).id(2, survivor).id(3, retired);
     if (review_id != 0) use.integer(4, review_id);
@@ -568,8 +1073,8 @@ struct MpiStore::Impl {
         .text(6, by.reason.empty() ? std::string_view("(no reason given)")
                                    : std::string_view(by.reason))
         .text(7, at);
-    use.run();
-    return sqlite3_last_insert_rowid(db);
+    if (!use.step()) throw StoreError("MPI index: an operator action was not logged");
+    return use.integer(0);
   }
 
   // The retired -> merged_into map of every retired master (few: operators retire them).
@@ -619,13 +1124,13 @@ struct MpiStore::Impl {
 MpiStore::MpiStore(const StoreOptions& options) : impl_(std::make_unique<Impl>(options)) {}
 MpiStore::~MpiStore() = default;
 
-const std::string& MpiStore::path() const noexcept { return impl_->options.path; }
+const std::string& MpiStore::path() const noexcept { return impl_->shown; }
 bool MpiStore::dry_run() const noexcept { return impl_->options.dry_run; }
 
 void MpiStore::begin(const LoadRun& run) {
   if (impl_->options.dry_run) return;
   if (impl_->in_transaction) throw std::logic_error("MPI index: begin() during a load");
-  impl_->exec("BEGIN IMMEDIATE");
+  impl_->begin_write();
   impl_->in_transaction = true;
   impl_->run = run;
   impl_->run_no = 0;
@@ -639,7 +1144,7 @@ void MpiStore::commit() {
 
 void MpiStore::rollback() noexcept {
   if (impl_->options.dry_run || !impl_->in_transaction) return;
-  sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+  impl_->rollback_quietly();
   impl_->end_load();
 }
 
@@ -658,32 +1163,43 @@ LoadSummary MpiStore::load(Matcher& matcher) {
   }
   // Which masters got a value, so that valueless masters can be restored on their own.
   std::vector<bool> has_values(static_cast<std::size_t>(max_id) + 1, false);
-  {
-    // Key order (master, field, value): one sequential pass over the table's B-tree. A master's
-    // values of one field come back sorted rather than in the order learned; the matcher
-    // compares a record with each of them, so the order does not change a score.
-    const Stmt s = impl_->query("SELECT mpi_id, field, value FROM master_values ORDER BY mpi_id, field, value");
-    Use use(s);
-    while (use.step()) {
-      MasterId owner = use.master(0);
-      if (!retired.empty()) owner = Impl::resolve_in(retired, owner);
-      const std::int64_t field = use.integer(1);
-      if (field < 0 || field >= static_cast<std::int64_t>(kFieldCount))
-        throw StoreError("MPI index: master_values holds an unknown field number " +
-                         std::to_string(field));
-      matcher.restore_value(owner, static_cast<Field>(field), use.view(2));
-      if (owner < has_values.size()) has_values[owner] = true;
-      ++summary.values;
+  // Key order (master, field, value): one sequential pass over the table's B-tree. A master's
+  // values of one field come back sorted rather than in the order learned; the matcher
+  // compares a record with each of them, so the order does not change a score.
+  const std::string values_sql = "SELECT mpi_id, field, value FROM master_values ORDER BY mpi_id, field, value";
+  const std::string masters_sql = "SELECT mpi_id FROM masters WHERE status = 'active' ORDER BY mpi_id";
+  auto restore_value = [&](MasterId owner, std::int64_t field, std::string_view value) {
+    if (!retired.empty()) owner = Impl::resolve_in(retired, owner);
+    if (field < 0 || field >= static_cast<std::int64_t>(kFieldCount))
+      throw StoreError("MPI index: master_values holds an unknown field number " + std::to_string(field));
+    matcher.restore_value(owner, static_cast<Field>(field), value);
+    if (owner < has_values.size()) has_values[owner] = true;
+    ++summary.values;
+  };
+  auto restore_master = [&](MasterId id) {
+    if (id >= has_values.size() || !has_values[id]) matcher.restore_master(id);
+    ++summary.masters;
+  };
+  if (impl_->postgres()) {
+    // Two streaming COPY queries: no result set of a million rows is held in memory.
+    impl_->flush_pending();
+    copy_out(impl_->pg, values_sql, "reading master_values", [&](const std::vector<std::string>& row) {
+      if (row.size() != 3) throw StoreError("MPI index: master_values came back malformed");
+      restore_value(parse_int<MasterId>(row[0]), parse_int<std::int64_t>(row[1]), row[2]);
+    });
+    copy_out(impl_->pg, masters_sql, "reading masters", [&](const std::vector<std::string>& row) {
+      if (row.size() != 1) throw StoreError("MPI index: masters came back malformed");
+      restore_master(parse_int<MasterId>(row[0]));
+    });
+  } else {
+    {
+      const Stmt s = impl_->query(values_sql);
+      Use use(s);
+      while (use.step()) restore_value(use.master(0), use.integer(1), use.view(2));
     }
-  }
-  {
-    const Stmt s = impl_->query("SELECT mpi_id FROM masters WHERE status = 'active' ORDER BY mpi_id");
+    const Stmt s = impl_->query(masters_sql);
     Use use(s);
-    while (use.step()) {
-      const MasterId id = use.master(0);
-      if (id >= has_values.size() || !has_values[id]) matcher.restore_master(id);
-      ++summary.masters;
-    }
+    while (use.step()) restore_master(use.master(0));
   }
   summary.next_id = max_id + 1;
   matcher.set_next_id(summary.next_id);
@@ -716,6 +1232,35 @@ void MpiStore::persist(std::span<const IndexChange> changes, std::string_view at
   impl_->require_load("persist");
   if (changes.empty()) return;
   const std::int64_t run_no = impl_->current_run(at);
+  if (impl_->postgres()) {
+    // COPY: new masters straight into their table (ids are unique under the write lock), values
+    // through a temporary table, since a value learned twice is stored once (ON CONFLICT).
+    CopyRows masters, values;
+    for (const IndexChange& change : changes) {
+      if (change.kind == IndexChange::Kind::NewMaster) {
+        masters.id(change.master).integer(run_no).text(at).end_row();
+      } else {
+        values.id(change.master).integer(static_cast<std::int64_t>(change.field)).raw(change.value)
+            .integer(run_no).end_row();
+      }
+    }
+    impl_->flush_pending();
+    PGconn* pg = impl_->pg;
+    copy_in(pg, "COPY masters (mpi_id, created_run, created_at) FROM STDIN", masters, "writing masters");
+    if (!values.empty()) {
+      pg_exec(pg,
+              "CREATE TEMP TABLE IF NOT EXISTS mpi_value_batch (mpi_id bigint, field integer, "
+              "value text COLLATE \"C\", first_run bigint)",
+              "preparing values");
+      copy_in(pg, "COPY mpi_value_batch FROM STDIN", values, "writing values");
+      pg_exec(pg,
+              "INSERT INTO master_values (mpi_id, field, value, first_run) SELECT mpi_id, field, "
+              "value, first_run FROM mpi_value_batch ON CONFLICT (mpi_id, field, value) DO NOTHING",
+              "writing values");
+      pg_exec(pg, "TRUNCATE mpi_value_batch", "writing values");
+    }
+    return;
+  }
   for (const IndexChange& change : changes) {
     if (change.kind == IndexChange::Kind::NewMaster) {
       Use use(impl_->master_insert);
@@ -739,6 +1284,11 @@ std::int64_t MpiStore::append_decision(const DecisionContext& context, const Mat
       result.runner_up, result.runner_up_score, result.candidates, result.rule, comparison,
       context.model_version);
   if (result.decision == Decision::Possible && result.best_candidate != 0) {
+    if (impl_->postgres()) {
+      impl_->pending_reviews.integer(seq).id(result.mpi_id).id(result.best_candidate)
+          .real(result.score).raw("open").text(context.decided_at).end_row();
+      return seq;
+    }
     Use use(impl_->review_insert);
     use.integer(1, seq)
         .id(2, result.mpi_id)
@@ -754,12 +1304,20 @@ std::int64_t MpiStore::append_replay(const DecisionContext& context, std::int64_
                                      MasterId mpi_id_now) {
   impl_->require_load("append_replay");
   const std::int64_t run_no = impl_->current_run(context.decided_at);
+  if (impl_->postgres()) {
+    // Copied from the original row when the pending rows are sent; a missing original is
+    // reported then (at the latest by commit()).
+    const std::int64_t seq = impl_->next_decision_seq();
+    impl_->pending_replays.integer(seq).integer(run_no).id(mpi_id_now).text(context.decided_at)
+        .integer(original_seq).end_row();
+    impl_->flush_pending_if_large();
+    return seq;
+  }
   Use use(impl_->replay_insert);
   use.integer(1, run_no).id(2, mpi_id_now).text(3, context.decided_at).integer(4, original_seq);
-  use.run();
-  if (sqlite3_changes(impl_->db) != 1)
+  if (!use.step())
     throw StoreError("MPI index: decision " + std::to_string(original_seq) + " to repeat is not in the log");
-  return sqlite3_last_insert_rowid(impl_->db);
+  return use.integer(0);
 }
 
 std::int64_t MpiStore::save_model(const Model& model, const EstimationReport& report) {
@@ -768,16 +1326,17 @@ std::int64_t MpiStore::save_model(const Model& model, const EstimationReport& re
   const std::string at = utc_timestamp();
   const Stmt s = impl_->query(
       "INSERT INTO models (version, created_at, run_id, pairs, iterations, match_share, model) "
-      "VALUES ((SELECT coalesce(max(version), 0) + 1 FROM models), ?1, ?2, ?3, ?4, ?5, ?6)");
+      "VALUES ((SELECT coalesce(max(version), 0) + 1 FROM models), ?1, ?2, ?3, ?4, ?5, ?6) "
+      "RETURNING version");
   Use use(s);
   use.text(1, at)
       .text(2, impl_->run.run_id)
       .integer(3, report.pairs)
       .integer(4, report.iterations)
       .real(5, report.match_share)
-      .text(6, text)
-      .run();
-  return sqlite3_last_insert_rowid(impl_->db);
+      .text(6, text);
+  if (!use.step()) throw StoreError("MPI index: the model was not stored");
+  return use.integer(0);
 }
 
 std::vector<PriorDecision> MpiStore::decisions_of_input(std::string_view input_sha256) {
@@ -921,7 +1480,7 @@ OperatorResult MpiStore::unmerge(MasterId survivor, MasterId retired, const Oper
           "resolved_action = ?3 WHERE status = 'merged' AND resolved_action = ?4");
       Use use(s);
       use.text(1, at).text(2, who).integer(3, result.action_id).integer(4, merge_action).run();
-      result.reviews_resolved = sqlite3_changes(impl_->db);
+      result.reviews_resolved = use.changes();
     }
     return result;
   });
@@ -1112,7 +1671,8 @@ IndexCounts MpiStore::counts() {
   c.values = scalar("SELECT count(*) FROM master_values");
   {
     const Stmt s = impl_->query(
-        "SELECT decision, replay_of IS NOT NULL, count(*) FROM decisions GROUP BY 1, 2");
+        "SELECT decision, CASE WHEN replay_of IS NULL THEN 0 ELSE 1 END, count(*) FROM decisions "
+        "GROUP BY 1, 2");
     Use use(s);
     while (use.step()) {
       const std::int64_t n = use.integer(2);

@@ -1,11 +1,12 @@
 #include "ledger.hpp"
 
-#include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/DateTime.h>
 #include <Poco/DateTimeFormatter.h>
+#include <Poco/Environment.h>
+#include <Poco/Exception.h>
 #include <Poco/Timespan.h>
 #include <Poco/Timestamp.h>
 #include <signal.h>
@@ -15,6 +16,10 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <stdexcept>
+
+#include "db/built_in_migrations.hpp"
+#include "db/database.hpp"
 
 namespace vaxetl {
 
@@ -45,7 +50,8 @@ std::string new_run_id() {
 
 namespace {
 
-// Columns added after the first release: added to an older ledger when it is opened.
+// Columns added to the first release's `runs` before the ledger had migrations: an older SQLite
+// ledger gets those it lacks before migration 1 (whose CREATE ... IF NOT EXISTS it then passes).
 struct AddedColumn {
   const char* name;
   const char* definition;
@@ -76,61 +82,91 @@ constexpr const char* kSelectColumns =
     " COALESCE(ended_at, ''), received, loaded, rejected, held, warnings, status, message,"
     " error_file, pid, pipeline_path, environment, org, format, file_version, corrections, clean,"
     " race_records, race_populated, race_unknown, added, updated, voided, unchanged, gate,"
-    " rerun_of, kept_path, superseded_by FROM runs ";
+    " rerun_of, kept_path, superseded_by, host FROM runs ";
+
+constexpr std::string_view kComponent = "ledger";
+
+// A ledger written before migrations existed: bring its `runs` to migration 1's shape. In one
+// IMMEDIATE transaction, so two processes opening it at once do not both add a column.
+void add_columns_of_older_ledger(Poco::Data::Session& session) {
+  session << "BEGIN IMMEDIATE", now;
+  try {
+    std::vector<std::string> names;
+    session << "SELECT name FROM pragma_table_info('runs')", into(names), now;
+    const std::set<std::string> existing(names.begin(), names.end());
+    if (!existing.empty())
+      for (const auto& column : kAddedColumns)
+        if (!existing.count(column.name))
+          session << "ALTER TABLE runs ADD COLUMN " + std::string(column.name) + " " + column.definition, now;
+    session << "COMMIT", now;
+  } catch (...) {
+    session << "ROLLBACK", now;
+    throw;
+  }
+}
+
+// Opens the location and applies the ledger's pending migrations (none pending: no lock, no write).
+std::unique_ptr<Poco::Data::Session> open_ledger(const db::Location& location, db::MigrationStatus* status) {
+  auto session = db::open_session(location);
+  const auto files = db::built_in_migrations(kComponent, location.backend);
+  auto current = db::migration_status(*session, location.backend, kComponent, files);
+  if (!current.pending.empty()) {
+    if (location.backend == db::Backend::SQLite) add_columns_of_older_ledger(*session);
+    current = db::migrate(*session, location.backend, kComponent, files);
+  }
+  if (status != nullptr) *status = current;
+  return session;
+}
+
+std::string this_host() {
+  try {
+    return Poco::Environment::nodeName();
+  } catch (const Poco::Exception&) {
+    return "";
+  }
+}
 
 }  // namespace
 
-Ledger::Ledger(const std::string& sqlite_path) {
-  Poco::Data::SQLite::Connector::registerConnector();
-  const auto parent = std::filesystem::path(sqlite_path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
-  session_ = std::make_unique<Poco::Data::Session>("SQLite", sqlite_path);
-  Poco::Data::Session& s = *session_;
-  // Several vaxetl processes may share a ledger: wait for locks instead of failing.
-  s << "PRAGMA busy_timeout = 30000", now;
-  s << "PRAGMA journal_mode = WAL", now;
-  migrate();
+db::MigrationStatus migrate_ledger(const std::string& location) {
+  db::MigrationStatus status;
+  open_ledger(db::Location::parse(location), &status);
+  return status;
+}
+
+db::MigrationStatus ledger_schema_status(const std::string& location) {
+  const auto parsed = db::Location::parse(location);
+  auto session = db::open_session(parsed);
+  return db::migration_status(*session, parsed.backend, kComponent,
+                              db::built_in_migrations(kComponent, parsed.backend));
+}
+
+Ledger::Ledger(const std::string& location) {
+  const auto parsed = db::Location::parse(location);
+  backend_ = parsed.backend;
+  host_ = this_host();
+  session_ = open_ledger(parsed, nullptr);
   mark_interrupted_runs();
 }
 
 Ledger::~Ledger() = default;
 
-void Ledger::migrate() {
-  Poco::Data::Session& s = *session_;
-  s << "CREATE TABLE IF NOT EXISTS runs ("
-       " run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, input_path TEXT NOT NULL,"
-       " input_name TEXT NOT NULL, input_sha256 TEXT NOT NULL, mode TEXT NOT NULL,"
-       " started_at TEXT NOT NULL, ended_at TEXT, received INTEGER NOT NULL DEFAULT 0,"
-       " loaded INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0,"
-       " held INTEGER NOT NULL DEFAULT 0, warnings INTEGER NOT NULL DEFAULT 0,"
-       " status TEXT NOT NULL, message TEXT NOT NULL DEFAULT '', error_file TEXT NOT NULL DEFAULT '',"
-       " pid INTEGER NOT NULL DEFAULT 0)",
-      now;
-  std::vector<std::string> names;
-  s << "SELECT name FROM pragma_table_info('runs')", into(names), now;
-  const std::set<std::string> existing(names.begin(), names.end());
-  for (const auto& column : kAddedColumns)
-    if (!existing.count(column.name))
-      s << "ALTER TABLE runs ADD COLUMN " + std::string(column.name) + " " + column.definition, now;
-  s << "CREATE INDEX IF NOT EXISTS runs_by_hash ON runs (input_sha256, pipeline, status)", now;
-  s << "CREATE INDEX IF NOT EXISTS runs_by_org ON runs (org, started_at)", now;
-  s << "CREATE TABLE IF NOT EXISTS providers ("
-       " org TEXT PRIMARY KEY, status TEXT NOT NULL, changed_at TEXT NOT NULL,"
-       " reason TEXT NOT NULL DEFAULT '', run_id TEXT NOT NULL DEFAULT '',"
-       " window_from TEXT NOT NULL DEFAULT '')",
-      now;
-}
+std::string Ledger::sql(std::string_view text) const { return db::bind_markers(backend_, text); }
 
 void Ledger::mark_interrupted_runs() {
+  // Only this machine's processes can be judged by pid; runs recorded before hosts were kept
+  // (host '') come from a SQLite ledger, which is local.
   std::vector<std::string> ids;
   std::vector<int64_t> pids;
-  *session_ << "SELECT run_id, pid FROM runs WHERE status = 'running'", into(ids), into(pids), now;
+  std::string host = host_;
+  *session_ << sql("SELECT run_id, pid FROM runs WHERE status = 'running' AND (host = ? OR host = '')"),
+      use(host), into(ids), into(pids), now;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const bool alive = pids[i] > 0 && (::kill(static_cast<pid_t>(pids[i]), 0) == 0 || errno == EPERM);
     if (alive) continue;  // still running (possibly this very process)
     std::string message = "the process ended while the run was in progress; nothing was committed";
     std::string id = ids[i];
-    *session_ << "UPDATE runs SET status = 'interrupted', message = ? WHERE run_id = ? AND status = 'running'",
+    *session_ << sql("UPDATE runs SET status = 'interrupted', message = ? WHERE run_id = ? AND status = 'running'"),
         use(message), use(id), now;
   }
 }
@@ -138,36 +174,52 @@ void Ledger::mark_interrupted_runs() {
 void Ledger::start(const RunRecord& run) {
   RunRecord r = run;
   int64_t corrections = r.corrections ? 1 : 0;
-  *session_ << "INSERT INTO runs (run_id, pipeline, input_path, input_name, input_sha256, mode,"
-               " started_at, status, message, pid, pipeline_path, environment, org, format,"
-               " file_version, corrections, rerun_of)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  if (r.host.empty()) r.host = host_;
+  *session_ << sql("INSERT INTO runs (run_id, pipeline, input_path, input_name, input_sha256, mode,"
+                   " started_at, status, message, pid, pipeline_path, environment, org, format,"
+                   " file_version, corrections, rerun_of, host)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       use(r.run_id), use(r.pipeline), use(r.input_path), use(r.input_name), use(r.input_sha256),
       use(r.mode), use(r.started_at), use(r.status), use(r.message), use(r.pid),
       use(r.pipeline_path), use(r.environment), use(r.org), use(r.format), use(r.file_version),
-      use(corrections), use(r.rerun_of), now;
+      use(corrections), use(r.rerun_of), use(r.host), now;
 }
 
 void Ledger::finish(const RunRecord& run) {
   RunRecord r = run;
   int64_t clean = r.clean ? 1 : 0;
-  *session_ << "UPDATE runs SET ended_at = ?, received = ?, loaded = ?, rejected = ?, held = ?,"
-               " warnings = ?, status = ?, message = ?, error_file = ?, clean = ?,"
-               " race_records = ?, race_populated = ?, race_unknown = ?, added = ?, updated = ?,"
-               " voided = ?, unchanged = ?, gate = ?, kept_path = ? WHERE run_id = ?",
-      use(r.ended_at), use(r.counts.received), use(r.counts.loaded), use(r.counts.rejected),
-      use(r.counts.held), use(r.counts.warnings), use(r.status), use(r.message),
-      use(r.error_file), use(clean), use(r.race_ethnicity.records), use(r.race_ethnicity.populated),
-      use(r.race_ethnicity.unknown), use(r.changes.added), use(r.changes.updated),
-      use(r.changes.voided), use(r.changes.unchanged), use(r.gate), use(r.kept_path),
-      use(r.run_id), now;
+  // The row and its findings together: /metrics never sees a finished run without its codes.
+  session_->begin();
+  try {
+    *session_ << sql("UPDATE runs SET ended_at = ?, received = ?, loaded = ?, rejected = ?, held = ?,"
+                     " warnings = ?, status = ?, message = ?, error_file = ?, clean = ?,"
+                     " race_records = ?, race_populated = ?, race_unknown = ?, added = ?, updated = ?,"
+                     " voided = ?, unchanged = ?, gate = ?, kept_path = ? WHERE run_id = ?"),
+        use(r.ended_at), use(r.counts.received), use(r.counts.loaded), use(r.counts.rejected),
+        use(r.counts.held), use(r.counts.warnings), use(r.status), use(r.message),
+        use(r.error_file), use(clean), use(r.race_ethnicity.records), use(r.race_ethnicity.populated),
+        use(r.race_ethnicity.unknown), use(r.changes.added), use(r.changes.updated),
+        use(r.changes.voided), use(r.changes.unchanged), use(r.gate), use(r.kept_path),
+        use(r.run_id), now;
+    *session_ << sql("DELETE FROM run_findings WHERE run_id = ?"), use(r.run_id), now;
+    for (const auto& [code, count] : r.findings_by_code) {
+      std::string c = code;
+      int64_t n = count;
+      *session_ << sql("INSERT INTO run_findings (run_id, code, count) VALUES (?, ?, ?)"), use(r.run_id), use(c),
+          use(n), now;
+    }
+    session_->commit();
+  } catch (...) {
+    session_->rollback();
+    throw;
+  }
 }
 
 std::vector<RunRecord> Ledger::query(const std::string& where, const std::vector<std::string>& arguments,
                                      int limit, bool oldest_first) {
   Poco::Data::Statement select(*session_);
   std::vector<std::string> args = arguments;  // Poco binds by reference
-  select << std::string(kSelectColumns) + where +
+  select << sql(std::string(kSelectColumns) + where) +
                 (oldest_first ? " ORDER BY started_at ASC, rowid ASC" : " ORDER BY started_at DESC, rowid DESC") +
                 " LIMIT " + std::to_string(limit);
   for (auto& a : args) select, use(a);
@@ -214,6 +266,7 @@ std::vector<RunRecord> Ledger::query(const std::string& where, const std::vector
     r.rerun_of = text();
     r.kept_path = text();
     r.superseded_by = text();
+    r.host = text();
     result.push_back(std::move(r));
   }
   return result;
@@ -253,7 +306,7 @@ std::vector<RunRecord> Ledger::held_runs(const std::string& org) {
 void Ledger::supersede(const std::string& held_run_id, const std::string& by_run_id) {
   std::string held = held_run_id;
   std::string by = by_run_id;
-  *session_ << "UPDATE runs SET superseded_by = ? WHERE run_id = ?", use(by), use(held), now;
+  *session_ << sql("UPDATE runs SET superseded_by = ? WHERE run_id = ?"), use(by), use(held), now;
 }
 
 std::vector<RunRecord> Ledger::runs_of(const std::string& org, int limit) {
@@ -268,11 +321,13 @@ RaceEthnicityCounts Ledger::window(const std::string& org, const std::string& si
   RaceEthnicityCounts total;
   // Each content counts once, when it was first judged: a rerun or a resumed held file is not
   // judged again, so it never counts twice nor re-enters a window that a resume restarted.
-  *session_ << "SELECT COALESCE(SUM(race_records), 0), COALESCE(SUM(race_populated), 0),"
-               " COALESCE(SUM(race_unknown), 0) FROM runs r WHERE r.rowid IN ("
-               "  SELECT MIN(rowid) FROM runs WHERE org = ? AND environment = 'PROD'"
-               "  AND mode = 'load' AND status IN ('succeeded', 'held') AND input_sha256 <> ?"
-               "  GROUP BY input_sha256) AND r.started_at >= ?",
+  // CAST: PostgreSQL sums BIGINT into NUMERIC.
+  *session_ << sql("SELECT CAST(COALESCE(SUM(race_records), 0) AS BIGINT),"
+                   " CAST(COALESCE(SUM(race_populated), 0) AS BIGINT),"
+                   " CAST(COALESCE(SUM(race_unknown), 0) AS BIGINT) FROM runs r WHERE r.rowid IN ("
+                   "  SELECT MIN(rowid) FROM runs WHERE org = ? AND environment = 'PROD'"
+                   "  AND mode = 'load' AND status IN ('succeeded', 'held') AND input_sha256 <> ?"
+                   "  GROUP BY input_sha256) AND r.started_at >= ?"),
       use(o), use(except), use(from), into(total.records), into(total.populated), into(total.unknown), now;
   return total;
 }
@@ -280,8 +335,8 @@ RaceEthnicityCounts Ledger::window(const std::string& org, const std::string& si
 int64_t Ledger::clean_runs(const std::string& org, const std::string& environment, const std::string& format) {
   std::string o = org, e = environment, f = format;
   int64_t n = 0;
-  *session_ << "SELECT COUNT(DISTINCT input_sha256) FROM runs WHERE org = ? AND environment = ?"
-               " AND format = ? AND clean = 1",
+  *session_ << sql("SELECT CAST(COUNT(DISTINCT input_sha256) AS BIGINT) FROM runs WHERE org = ?"
+                   " AND environment = ? AND format = ? AND clean = 1"),
       use(o), use(e), use(f), into(n), now;
   return n;
 }
@@ -289,7 +344,7 @@ int64_t Ledger::clean_runs(const std::string& org, const std::string& environmen
 ProviderState Ledger::provider(const std::string& org) {
   std::string o = org;
   std::vector<std::string> status, changed_at, reason, run_id, window_from;
-  *session_ << "SELECT status, changed_at, reason, run_id, window_from FROM providers WHERE org = ?", use(o),
+  *session_ << sql("SELECT status, changed_at, reason, run_id, window_from FROM providers WHERE org = ?"), use(o),
       into(status), into(changed_at), into(reason), into(run_id), into(window_from), now;
   ProviderState state;
   state.org = org;
@@ -314,11 +369,30 @@ std::vector<ProviderState> Ledger::providers() {
 
 void Ledger::set_provider(const ProviderState& state) {
   ProviderState s = state;
-  *session_ << "INSERT INTO providers (org, status, changed_at, reason, run_id, window_from)"
-               " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org) DO UPDATE SET status = excluded.status,"
-               " changed_at = excluded.changed_at, reason = excluded.reason, run_id = excluded.run_id,"
-               " window_from = excluded.window_from",
+  *session_ << sql("INSERT INTO providers (org, status, changed_at, reason, run_id, window_from)"
+                   " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org) DO UPDATE SET status = excluded.status,"
+                   " changed_at = excluded.changed_at, reason = excluded.reason, run_id = excluded.run_id,"
+                   " window_from = excluded.window_from"),
       use(s.org), use(s.status), use(s.changed_at), use(s.reason), use(s.run_id), use(s.window_from), now;
+}
+
+std::vector<FindingTotal> Ledger::finding_totals(const std::string& since) {
+  std::string from = since;
+  std::vector<std::string> orgs, codes;
+  std::vector<int64_t> counts;
+  *session_ << sql("SELECT r.org, f.code, CAST(SUM(f.count) AS BIGINT) FROM run_findings f"
+                   " JOIN runs r ON r.run_id = f.run_id WHERE r.mode <> 'validate' AND r.started_at >= ?"
+                   " GROUP BY r.org, f.code ORDER BY r.org, f.code"),
+      use(from), into(orgs), into(codes), into(counts), now;
+  std::vector<FindingTotal> totals;
+  for (std::size_t i = 0; i < orgs.size(); ++i) totals.push_back({orgs[i], codes[i], counts[i]});
+  return totals;
+}
+
+std::map<std::string, int64_t> Ledger::finding_totals_by_code(const std::string& since) {
+  std::map<std::string, int64_t> totals;
+  for (const auto& total : finding_totals(since)) totals[total.code] += total.count;
+  return totals;
 }
 
 }  // namespace vaxetl

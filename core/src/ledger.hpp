@@ -1,12 +1,18 @@
-// The run ledger: one row per run of a pipeline over an input file (SQLite through
-// Poco::Data). It answers "was this file already loaded?" and "what happened to it?".
+// The run ledger: one row per run of a pipeline over an input file, in SQLite (the embedded
+// default) or PostgreSQL (shared by several machines), through Poco::Data. It answers "was this
+// file already loaded?" and "what happened to it?". Its schema is the migration files of
+// core/migrations/ledger/, built into the binary.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "db/migrations.hpp"
 
 namespace Poco::Data {
 class Session;
@@ -60,6 +66,7 @@ struct RunRecord {
   std::string message;  // no PHI: counts, codes, file names
   std::string error_file;
   int64_t pid = 0;
+  std::string host;  // the machine whose process `pid` ran it (set by start() when empty)
   // Routing by North Carolina file name; empty/0 when the pipeline takes any name.
   std::string pipeline_path;  // absolute, so `vaxetl rerun` finds it again
   std::string environment;    // PROD | PHI | NOPHI
@@ -74,6 +81,15 @@ struct RunRecord {
   std::string rerun_of;       // the run this one reran or resumed
   std::string kept_path;      // a held input's kept copy
   std::string superseded_by;  // the run that later loaded this held input
+  // Findings per code (no values), written by finish() into run_findings.
+  std::map<std::string, int64_t> findings_by_code;
+};
+
+// Findings of one code summed over runs, per provider (org "" for runs outside routing).
+struct FindingTotal {
+  std::string org;
+  std::string code;
+  int64_t count = 0;
 };
 
 // A provider's automation state (the race and ethnicity gate pauses it).
@@ -90,7 +106,9 @@ struct ProviderState {
 
 class Ledger {
  public:
-  explicit Ledger(const std::string& sqlite_path);
+  // `location`: a SQLite path or a PostgreSQL URL (db::Location). Opening applies the ledger's
+  // pending migrations, so an older SQLite ledger keeps working.
+  explicit Ledger(const std::string& location);
   ~Ledger();
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
@@ -123,14 +141,26 @@ class Ledger {
   std::vector<ProviderState> providers();  // every org with a run or a state
   void set_provider(const ProviderState& state);
 
+  // Findings recorded at finish, per provider and code, of runs started at or after `since`
+  // (ISO; empty: all). Validations are left out: they load nothing.
+  std::vector<FindingTotal> finding_totals(const std::string& since = "");
+  // The same summed over providers: code -> count.
+  std::map<std::string, int64_t> finding_totals_by_code(const std::string& since = "");
+
  private:
-  void migrate();
   void mark_interrupted_runs();
+  std::string sql(std::string_view text) const;  // '?' markers for the backend
   std::vector<RunRecord> query(const std::string& where, const std::vector<std::string>& arguments,
                                int limit, bool oldest_first = false);
 
   std::unique_ptr<Poco::Data::Session> session_;
+  db::Backend backend_ = db::Backend::SQLite;
+  std::string host_;
 };
+
+// `vaxetl db migrate|status` for a ledger location: the ledger component's migrations.
+db::MigrationStatus migrate_ledger(const std::string& location);
+db::MigrationStatus ledger_schema_status(const std::string& location);
 
 std::string utc_timestamp_iso();  // 2026-11-21T14:03:05.123Z
 std::string utc_timestamp_iso_days_ago(int days);

@@ -723,6 +723,7 @@ RunOutcome Run::execute() {
   record.error_file = replies_ ? replies_->publish() : findings_file;
   if (replies_) spdlog::info("run {}: findings file {}", record.run_id, findings_file);
   record.ended_at = utc_timestamp_iso();
+  record.findings_by_code = outcome_.findings_by_code;
   ledger.finish(record);
   spdlog::info("run {} {}: received {}, loaded {}, rejected {}, held {}, warnings {}; error file {}",
                record.run_id, record.status, counts.received, counts.loaded, counts.rejected,

@@ -264,9 +264,12 @@ MigrationStatus migrate(Poco::Data::Session& session, Backend backend, std::stri
   std::vector<std::string> newly_applied;
   int version_in_progress = 0;
   try {
-    execute_script(session, backend, begin_statement(backend));
-    create_table(session, backend);
-    execute_script(session, backend, "COMMIT");
+    // Created only when missing: a role without DDL rights can still run an up-to-date store.
+    if (!table_exists(session, backend)) {
+      execute_script(session, backend, begin_statement(backend));
+      create_table(session, backend);
+      execute_script(session, backend, "COMMIT");
+    }
     // One transaction per file. The state is read again inside each transaction: on SQLite,
     // BEGIN IMMEDIATE is the lock, so another migrator may have moved on in between.
     for (;;) {

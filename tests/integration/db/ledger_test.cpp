@@ -1,3 +1,5 @@
+// The run ledger, the same tests on SQLite and on PostgreSQL (a scratch database per test), plus
+// what only one backend has: SQLite ledgers of older builds, PostgreSQL shared by machines.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,10 +10,14 @@
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 
+#include <optional>
 #include <tuple>
 #include <vector>
 
+#include "db/built_in_migrations.hpp"
+#include "db/database.hpp"
 #include "ledger.hpp"
+#include "pg_scratch_database.hpp"
 #include "vaxetl_test_support.hpp"
 
 namespace vaxetl {
@@ -41,9 +47,27 @@ int64_t dead_pid() {
   return static_cast<int64_t>(child);
 }
 
-TEST(Ledger, StoresRunFromStartToFinish) {
-  test::TempDir dir;
-  Ledger ledger(dir / "nested/dir/ledger.sqlite");  // parent directories are created
+class LedgerTest : public ::testing::TestWithParam<db::Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == db::Backend::SQLite) {
+      location_ = dir_ / "nested/dir/ledger.sqlite";  // parent directories are created
+      return;
+    }
+    std::string admin;
+    VAXETL_TEST_SERVER_SETTING("VAXETL_TEST_PG_ADMIN_URL", admin);
+    scratch_.emplace(admin);
+    location_ = scratch_->url();
+  }
+  const std::string& location() const { return location_; }
+
+  test::TempDir dir_;
+  std::optional<test::PgScratchDatabase> scratch_;
+  std::string location_;
+};
+
+TEST_P(LedgerTest, StoresRunFromStartToFinish) {
+  Ledger ledger(location());
   RunRecord run = make_run("R1", "2024-01-01T00:00:00.000Z", "running");
   ledger.start(run);
   auto stored = ledger.find("R1");
@@ -78,20 +102,18 @@ TEST(Ledger, StoresRunFromStartToFinish) {
   EXPECT_FALSE(ledger.find("R-unknown").has_value());
 }
 
-TEST(Ledger, SurvivesReopening) {
-  test::TempDir dir;
+TEST_P(LedgerTest, SurvivesReopening) {
   {
-    Ledger ledger(dir / "ledger.sqlite");
+    Ledger ledger(location());
     ledger.start(make_run("R1", "2024-01-01T00:00:00.000Z", "succeeded"));
   }
-  Ledger reopened(dir / "ledger.sqlite");
+  Ledger reopened(location());
   ASSERT_TRUE(reopened.find("R1").has_value());
   EXPECT_EQ(reopened.find("R1")->status, "succeeded");
 }
 
-TEST(Ledger, SuccessfulLoadMatchesHashPipelineModeAndStatus) {
-  test::TempDir dir;
-  Ledger ledger(dir / "ledger.sqlite");
+TEST_P(LedgerTest, SuccessfulLoadMatchesHashPipelineModeAndStatus) {
+  Ledger ledger(location());
   ledger.start(make_run("R-failed", "2024-01-01T00:00:00.000Z", "failed", "hash1"));
   ledger.start(make_run("R-validated", "2024-01-01T00:00:01.000Z", "succeeded", "hash1", "validate"));
   RunRecord other_pipeline = make_run("R-other", "2024-01-01T00:00:02.000Z", "succeeded", "hash1");
@@ -109,9 +131,8 @@ TEST(Ledger, SuccessfulLoadMatchesHashPipelineModeAndStatus) {
   EXPECT_FALSE(ledger.successful_load("nightly", "hash3").has_value());
 }
 
-TEST(Ledger, RecentListsNewestFirstUpToTheLimit) {
-  test::TempDir dir;
-  Ledger ledger(dir / "ledger.sqlite");
+TEST_P(LedgerTest, RecentListsNewestFirstUpToTheLimit) {
+  Ledger ledger(location());
   ledger.start(make_run("R-b", "2024-01-02T00:00:00.000Z", "succeeded"));
   ledger.start(make_run("R-a", "2024-01-01T00:00:00.000Z", "succeeded"));
   ledger.start(make_run("R-c", "2024-01-03T00:00:00.000Z", "failed"));
@@ -124,9 +145,8 @@ TEST(Ledger, RecentListsNewestFirstUpToTheLimit) {
   EXPECT_EQ(ids, (std::vector<std::string>{"R-c2", "R-c"}));
 }
 
-TEST(Ledger, RunningRowOfDeadProcessBecomesInterrupted) {
-  test::TempDir dir;
-  const std::string path = dir / "ledger.sqlite";
+TEST_P(LedgerTest, RunningRowOfDeadProcessBecomesInterrupted) {
+  const std::string path = location();
   RunRecord dead = make_run("R-dead", "2024-01-01T00:00:00.000Z", "running");
   dead.pid = dead_pid();
   RunRecord alive = make_run("R-alive", "2024-01-01T00:00:01.000Z", "running");
@@ -155,9 +175,8 @@ TEST(Ledger, RunningRowOfDeadProcessBecomesInterrupted) {
   EXPECT_EQ(reopened.find("R-alive")->status, "running");
 }
 
-TEST(Ledger, FinishedRowsAreNeverMarkedInterrupted) {
-  test::TempDir dir;
-  Ledger ledger(dir / "ledger.sqlite");
+TEST_P(LedgerTest, FinishedRowsAreNeverMarkedInterrupted) {
+  Ledger ledger(location());
   RunRecord run = make_run("R1", "2024-01-01T00:00:00.000Z", "succeeded");
   run.pid = dead_pid();
   ledger.start(run);
@@ -175,9 +194,8 @@ TEST(Ledger, RunIdsAndTimestampsHaveTheDocumentedShape) {
 }
 
 // The routing facts, gate counts and changes of a run come back as written.
-TEST(Ledger, KeepsRouteGateAndChangeFacts) {
-  test::TempDir dir;
-  Ledger ledger(dir / "ledger.sqlite");
+TEST_P(LedgerTest, KeepsRouteGateAndChangeFacts) {
+  Ledger ledger(location());
   RunRecord r = make_run("R1", "2026-11-20T08:00:00.000Z", "running");
   r.pipeline_path = "/etc/vaxetl/ncvr-daily.yaml";
   r.environment = "PROD";
@@ -235,11 +253,19 @@ TEST(Ledger, UpgradesALedgerFromBeforeRouting) {
   EXPECT_EQ(old->status, "succeeded");
   EXPECT_EQ(old->environment, "");
   EXPECT_TRUE(ledger.loaded_or_held("nightly", "", "aa11"));
+  // It is now a migrated ledger: every migration recorded, new runs keep host and findings.
+  EXPECT_TRUE(ledger_schema_status(path).pending.empty());
+  RunRecord r = make_run("R-new", "2026-11-20T00:00:00.000Z", "running", "bb22");
+  ledger.start(r);
+  r.status = "succeeded";
+  r.findings_by_code = {{"NDC_UNKNOWN", 2}};
+  ledger.finish(r);
+  EXPECT_FALSE(ledger.find("R-new")->host.empty());
+  EXPECT_EQ(ledger.finding_totals_by_code().at("NDC_UNKNOWN"), 2);
 }
 
-TEST(Ledger, HeldRunsAreFoundUntilSupersededAndSkipARepeat) {
-  test::TempDir dir;
-  Ledger ledger(dir / "ledger.sqlite");
+TEST_P(LedgerTest, HeldRunsAreFoundUntilSupersededAndSkipARepeat) {
+  Ledger ledger(location());
   for (const auto& [id, at, sha] : std::vector<std::tuple<std::string, std::string, std::string>>{
            {"R2", "2026-11-20T09:00:00.000Z", "b2"}, {"R1", "2026-11-20T08:00:00.000Z", "b1"}}) {
     RunRecord r = make_run(id, at, "running", sha);
@@ -262,9 +288,8 @@ TEST(Ledger, HeldRunsAreFoundUntilSupersededAndSkipARepeat) {
   EXPECT_FALSE(ledger.loaded_or_held("nightly", "PROD", "b1"));
 }
 
-TEST(Ledger, WindowCountsEachProductionContentOnceWithinTheDays) {
-  test::TempDir dir;
-  Ledger ledger(dir / "ledger.sqlite");
+TEST_P(LedgerTest, WindowCountsEachProductionContentOnceWithinTheDays) {
+  Ledger ledger(location());
   auto add = [&](const std::string& id, const std::string& at, const std::string& sha, const std::string& environment,
                  const std::string& status, RaceEthnicityCounts counts) {
     RunRecord r = make_run(id, at, "running", sha);
@@ -289,9 +314,8 @@ TEST(Ledger, WindowCountsEachProductionContentOnceWithinTheDays) {
   EXPECT_EQ(ledger.window("ACME", "2026-10-01T00:00:00.000Z", "s2").records, 100);
 }
 
-TEST(Ledger, ProvidersKeepTheirStateAndCleanRuns) {
-  test::TempDir dir;
-  Ledger ledger(dir / "ledger.sqlite");
+TEST_P(LedgerTest, ProvidersKeepTheirStateAndCleanRuns) {
+  Ledger ledger(location());
   EXPECT_EQ(ledger.provider("ACME").status, "active");  // never seen: active
   RunRecord r = make_run("R1", "2026-11-01T00:00:00.000Z", "running", "c1");
   r.org = "BETA";
@@ -317,6 +341,111 @@ TEST(Ledger, ProvidersKeepTheirStateAndCleanRuns) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].org, "ACME");
   EXPECT_EQ(all[1].org, "BETA");
+}
+
+// Each run keeps its findings per code; totals come back per provider and per code, without
+// validations, and a finished run written twice keeps one set.
+TEST_P(LedgerTest, FindingsPerCodeAddUpPerProvider) {
+  Ledger ledger(location());
+  auto add = [&](const std::string& id, const std::string& org, const std::string& mode,
+                 std::map<std::string, int64_t> findings) {
+    RunRecord r = make_run(id, "2026-11-20T08:00:00.000Z", "running", id, mode);
+    r.org = org;
+    ledger.start(r);
+    r.status = mode == "load" ? "succeeded" : "validated";
+    r.findings_by_code = std::move(findings);
+    ledger.finish(r);
+    return r;
+  };
+  auto first = add("R1", "ACME", "load", {{"NDC_UNKNOWN", 3}, {"DOB_FUTURE", 1}});
+  add("R2", "ACME", "load", {{"NDC_UNKNOWN", 2}});
+  add("R3", "BETA", "load", {{"NDC_UNKNOWN", 5}});
+  add("R4", "BETA", "validate", {{"NDC_UNKNOWN", 100}});  // a validation loads nothing
+  ledger.finish(first);  // finishing again replaces, never doubles
+
+  const auto totals = ledger.finding_totals();
+  ASSERT_EQ(totals.size(), 3u);
+  EXPECT_EQ(totals[0].org, "ACME");
+  EXPECT_EQ(totals[0].code, "DOB_FUTURE");
+  EXPECT_EQ(totals[0].count, 1);
+  EXPECT_EQ(totals[1].code, "NDC_UNKNOWN");
+  EXPECT_EQ(totals[1].count, 5);
+  EXPECT_EQ(totals[2].org, "BETA");
+  EXPECT_EQ(totals[2].count, 5);
+  EXPECT_EQ(ledger.finding_totals_by_code(),
+            (std::map<std::string, int64_t>{{"DOB_FUTURE", 1}, {"NDC_UNKNOWN", 10}}));
+  EXPECT_TRUE(ledger.finding_totals("2026-11-21T00:00:00.000Z").empty());
+}
+
+// Several machines share a PostgreSQL ledger: a pid means something only on its own host.
+TEST_P(LedgerTest, OnlyRunsOfThisHostAreJudgedByPid) {
+  RunRecord elsewhere = make_run("R-elsewhere", "2026-11-20T08:00:00.000Z", "running");
+  elsewhere.pid = dead_pid();  // dead here, but it ran on another machine
+  elsewhere.host = "another-machine.example";
+  RunRecord here = make_run("R-here", "2026-11-20T08:00:01.000Z", "running");
+  here.pid = dead_pid();
+  {
+    Ledger ledger(location());
+    ledger.start(elsewhere);
+    ledger.start(here);
+  }
+  Ledger reopened(location());
+  EXPECT_EQ(reopened.find("R-elsewhere")->status, "running");
+  EXPECT_EQ(reopened.find("R-here")->status, "interrupted");
+  EXPECT_EQ(reopened.find("R-elsewhere")->host, "another-machine.example");
+  EXPECT_FALSE(reopened.find("R-here")->host.empty());
+}
+
+TEST_P(LedgerTest, MigrationsAreRecordedAndAnUpToDateLedgerIsLeftAlone) {
+  const auto files = db::built_in_migrations("ledger", GetParam());
+  ASSERT_GE(files.size(), 2u);
+  const auto before = ledger_schema_status(location());
+  EXPECT_EQ(before.applied, 0);
+  EXPECT_EQ(before.pending.size(), files.size());
+  const auto migrated = migrate_ledger(location());
+  EXPECT_EQ(migrated.applied, static_cast<int>(files.size()));
+  EXPECT_EQ(migrated.newly_applied.size(), files.size());
+  EXPECT_TRUE(migrate_ledger(location()).newly_applied.empty());
+  { Ledger ledger(location()); }
+  const auto after = ledger_schema_status(location());
+  EXPECT_EQ(after.applied, after.latest);
+  EXPECT_TRUE(after.pending.empty());
+}
+
+// A ledger that a newer build migrated is refused by name, not misread.
+TEST_P(LedgerTest, RefusesALedgerNewerThanThisBuild) {
+  { Ledger ledger(location()); }
+  {
+    auto session = db::open_session(db::Location::parse(location()));
+    auto files = db::built_in_migrations("ledger", GetParam());
+    const auto next = files.size() + 1;
+    char name[64];
+    std::snprintf(name, sizeof name, "%04zu_from_the_future.sql", next);
+    files.push_back({name, "CREATE TABLE from_the_future (id INTEGER);"});
+    db::migrate(*session, GetParam(), "ledger", files);
+  }
+  try {
+    Ledger ledger(location());
+    FAIL() << "a newer ledger was opened";
+  } catch (const db::MigrationError& e) {
+    EXPECT_NE(std::string(e.what()).find("migration ledger version"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values(db::Backend::SQLite, db::Backend::PostgreSQL),
+                         [](const auto& info) { return info.param == db::Backend::SQLite ? "SQLite" : "PostgreSQL"; });
+
+// A ledger's password never shows in a message.
+TEST(Ledger, AnUnreachableLedgerIsNamedWithoutItsPassword) {
+  try {
+    Ledger ledger("postgresql://vaxetl:s3cret-word@127.0.0.1:1/ledger?connect_timeout=2");
+    FAIL() << "an unreachable ledger opened";
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.find("s3cret-word"), std::string::npos) << message;
+    EXPECT_NE(message.find("postgresql://vaxetl:***@127.0.0.1:1/ledger"), std::string::npos) << message;
+  }
 }
 
 }  // namespace

@@ -76,6 +76,9 @@ TEST_F(Runner, LoadsLiveRowsAndAccountsForEveryRecord) {
   EXPECT_EQ(stored->counts.held, outcome.record.counts.held);
   EXPECT_EQ(stored->error_file, outcome.record.error_file);
   EXPECT_EQ(stored->input_sha256.size(), 64u);
+  // The findings per code went into the ledger with the run (/metrics reads them there).
+  ASSERT_FALSE(by_code.empty());
+  EXPECT_EQ(ledger.finding_totals_by_code(), by_code);
 }
 
 TEST_F(Runner, ErrorFileHasHeaderAndOneLinePerFindingWithTheOriginalRecord) {

@@ -1,0 +1,10 @@
+-- Runs name the machine that ran them (several machines share this ledger; each judges only its
+-- own processes), and each run keeps its finding counts per code for /metrics.
+ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_by_status ON runs (status, host);
+CREATE TABLE run_findings (
+  run_id TEXT NOT NULL REFERENCES runs (run_id),
+  code TEXT NOT NULL,
+  count BIGINT NOT NULL,
+  PRIMARY KEY (run_id, code)
+);

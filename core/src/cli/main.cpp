@@ -35,6 +35,8 @@
 #include "../race_ethnicity_gate.hpp"
 #include "../pipeline.hpp"
 #include "../runner.hpp"
+#include "../serve/daemon_config.hpp"
+#include "../serve/file_daemon.hpp"
 #include "../serve/serve.hpp"
 
 namespace {
@@ -58,9 +60,12 @@ constexpr const char* kUsage =
     "  providers                     each provider's status, onboarding stage, race/ethnicity\n"
     "                                rates and last runs\n"
     "  inventory receive|show        record vaccine shipments, show on-hand doses (vaxetl-inventory)\n"
-    "  serve PIPELINE                listen for HL7 over MLLP (the pipeline's mllp: section),\n"
-    "                                queue and ACK every message, load queued batches; stops\n"
-    "                                cleanly on SIGTERM or Ctrl-C\n"
+    "  serve CONFIG                  the daemon (docs/serve.md): poll the channels, claim each\n"
+    "                                file through the database, run it in a child process, send\n"
+    "                                its error file back; the MLLP listener when configured;\n"
+    "                                SIGTERM or Ctrl-C finishes the file in hand and exits 0\n"
+    "  serve PIPELINE                MLLP only: listen for HL7 (the pipeline's mllp: section),\n"
+    "                                queue and ACK every message, load queued batches\n"
     "Exit codes: 0 done (see counts), 64 usage, 65 pipeline invalid, 66 input refused whole,\n"
     "            70 run failed (nothing loaded; rerun), 74 input missing";
 
@@ -315,13 +320,22 @@ class VaxetlApp : public Poco::Util::Application {
 
   int serveCommand(const ArgVec& args) {
     if (args.size() != 1) {
-      std::cerr << "usage: vaxetl serve PIPELINE\n";
+      std::cerr << "usage: vaxetl serve CONFIG | PIPELINE\n";
       return vaxetl::kExitUsage;
     }
-    const auto pipeline = bind(args[0]);
-    const auto settings = vaxetl::ServeSettings::from(pipeline.spec);
+    // A daemon configuration (channels, pipelines) or, as before, one pipeline's MLLP listener.
+    const bool daemon = vaxetl::daemon::is_daemon_config(args[0]);
+    std::optional<vaxetl::daemon::DaemonConfig> config;
+    std::optional<vaxetl::BoundPipeline> pipeline;
+    std::optional<vaxetl::ServeSettings> settings;
+    if (daemon) {
+      config = vaxetl::daemon::DaemonConfig::load(args[0], vaxetl::process_environment());
+    } else {
+      pipeline = bind(args[0]);
+      settings = vaxetl::ServeSettings::from(pipeline->spec);
+    }
     // SIGINT/SIGTERM are blocked in every thread (threads inherit the mask) and received by one
-    // waiter, which asks serve() to stop after the batch in hand.
+    // waiter, which asks the daemon to stop after the file (or batch) in hand.
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
@@ -331,15 +345,21 @@ class VaxetlApp : public Poco::Util::Application {
     std::thread waiter([&] {
       int received = 0;
       sigwait(&signals, &received);
+      if (!stop) spdlog::info("vaxetl serve: signal {} received; finishing the work in hand", received);
       stop = true;
     });
     auto release_waiter = [&] {
-      if (!stop) pthread_kill(waiter.native_handle(), SIGTERM);
+      if (!stop) {
+        stop = true;
+        pthread_kill(waiter.native_handle(), SIGTERM);
+      }
       waiter.join();
     };
     int exit_code = vaxetl::kExitOk;
     try {
-      exit_code = vaxetl::serve(pipeline, settings, stop);
+      // The operator page (core/src/console) plugs in through DaemonHooks::start_operator_page.
+      exit_code = daemon ? vaxetl::daemon::run_daemon(*config, stop, vaxetl::daemon::DaemonHooks{})
+                         : vaxetl::serve(*pipeline, *settings, stop);
     } catch (...) {
       release_waiter();
       throw;

@@ -1,0 +1,261 @@
+// `vaxetl serve CONFIG` over a folder channel, as real processes: two daemons share the files,
+// a daemon killed with SIGKILL loses its file to the next one, crashing runs are retried then
+// parked, SIGTERM finishes the file in hand. Claims on SQLite and on PostgreSQL.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "daemon_support.hpp"
+#include "pg_scratch_database.hpp"
+#include "serve/claims.hpp"
+#include "serve/file_daemon.hpp"
+#include "vaxetl_test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using vaxetl::daemon::ClaimState;
+using vaxetl::daemon::ClaimStore;
+using vaxetl::test::ServeProcess;
+using vaxetl::test::wait_until;
+
+enum class Backend { SQLite, PostgreSQL };
+
+struct DaemonSetup {
+  std::string lease = "60s";
+  std::string run_timeout = "120s";
+  int attempts = 3;
+  std::string source = "lines";  // "throws": every run fails (exit 70)
+};
+
+class DaemonTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::PostgreSQL) {
+      std::string admin;
+      VAXETL_TEST_SERVER_SETTING("VAXETL_TEST_PG_ADMIN_URL", admin);
+      pg_ = std::make_unique<vaxetl::test::PgScratchDatabase>(admin);
+      claims_location_ = pg_->url();
+    } else {
+      claims_location_ = dir_ / "claims.sqlite";
+    }
+    fs::create_directories(inbox());
+    fs::create_directories(outbox());
+  }
+
+  std::string inbox() const { return dir_ / "inbox"; }
+  std::string outbox() const { return dir_ / "outbox"; }
+  std::string ledger() const { return dir_ / "var/ledger.sqlite"; }
+
+  std::string write_config(const DaemonSetup& setup) {
+    vaxetl::test::PipelineOptions options;
+    options.source = setup.source;
+    const auto pipeline = vaxetl::test::write_fixture_pipeline(dir_, options);
+    const std::string path = dir_ / "serve.yaml";
+    vaxetl::test::write_file(path, "database: " + claims_location_ + "\n"
+                                   "work_dir: " + dir_ / "work" + "\n"
+                                   "poll_interval: 50ms\n"
+                                   "lease: " + setup.lease + "\n"
+                                   "run_timeout: " + setup.run_timeout + "\n"
+                                   "channels:\n"
+                                   "  - name: drop\n"
+                                   "    kind: folder\n"
+                                   "    inbox: " + inbox() + "\n"
+                                   "    outbox: " + outbox() + "\n"
+                                   "pipelines:\n"
+                                   "  - " + pipeline.file + "\n"
+                                   "retry:\n"
+                                   "  attempts: " + std::to_string(setup.attempts) + "\n"
+                                   "  backoff: 50ms\n"
+                                   "  max: 200ms\n");
+    return path;
+  }
+
+  // A file of `lines` records, its own content (event ids carry the name); every tenth record
+  // is rejected (BAD), so each run has an error file.
+  void drop(const std::string& name, int lines) {
+    std::string text;
+    for (int i = 1; i <= lines; ++i)
+      text += name + "-E" + std::to_string(i) + (i % 10 == 0 ? " BAD value" : std::string(" value ") + std::to_string(i)) + "\n";
+    vaxetl::test::write_file(dir_ / (std::string("staging-") + name), text);
+    fs::rename(dir_ / (std::string("staging-") + name), inbox() + std::string("/") + name);  // appears whole
+  }
+
+  std::vector<vaxetl::daemon::Claim> claims() {
+    return ClaimStore(claims_location_, "test:0:0").rows("drop");
+  }
+  std::size_t count_in(const std::string& dir) { return vaxetl::test::files_in(dir).size(); }
+  std::string log(const std::string& name) const { return dir_ / name; }
+
+  // Every file ran to the end exactly once: one successful run each in the ledger.
+  void expect_each_loaded_once(const std::vector<std::string>& names) {
+    const auto runs = vaxetl::test::ledger_runs(ledger());
+    for (const auto& name : names) {
+      const auto it = runs.find(name);
+      ASSERT_NE(it, runs.end()) << name << " never ran";
+      EXPECT_EQ(it->second.count("succeeded") ? it->second.at("succeeded") : 0, 1) << name;
+      EXPECT_EQ(it->second.count("skipped"), 0u) << name << " ran again after it was loaded";
+    }
+  }
+
+  vaxetl::test::TempDir dir_;
+  std::unique_ptr<vaxetl::test::PgScratchDatabase> pg_;
+  std::string claims_location_;
+};
+
+TEST_P(DaemonTest, TwoDaemonsProcessEachFileOnceAndSendErrorFilesBack) {
+  const std::string config = write_config({});
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) {
+    names.push_back(std::string("F") + std::to_string(100 + i) + ".txt");
+    drop(names.back(), 30);
+  }
+  ServeProcess a(config, log("a.log"));
+  ServeProcess b(config, log("b.log"));
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/done") == names.size(); }))
+      << "see " << log("a.log") << " and " << log("b.log");
+  EXPECT_EQ(a.stop(), 0);
+  EXPECT_EQ(b.stop(), 0);
+
+  expect_each_loaded_once(names);
+  const auto rows = claims();
+  ASSERT_EQ(rows.size(), names.size());
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.state, ClaimState::Done) << row.key.file_name;
+    EXPECT_FALSE(row.run_id.empty());
+    EXPECT_TRUE(row.reply_sent);
+    EXPECT_EQ(row.sha256.size(), 64u);
+  }
+  // One error file per input, named after it (nc-rules.md), in the channel's outbox.
+  const auto replies = vaxetl::test::files_in(outbox());
+  ASSERT_EQ(replies.size(), names.size());
+  for (const auto& name : names) {
+    const auto match = std::count_if(replies.begin(), replies.end(), [&](const std::string& r) {
+      return r.rfind(name + "_", 0) == 0 && r.size() > 10 && r.substr(r.size() - 10) == "_error.txt";
+    });
+    EXPECT_EQ(match, 1) << name;
+  }
+  EXPECT_EQ(count_in(inbox() + "/processing"), 0u);
+}
+
+TEST_P(DaemonTest, FileOfAKilledDaemonIsTakenOverAndLoadedOnce) {
+  const std::string config = write_config({.lease = "1s"});
+  const std::vector<std::string> names = {"BIG.txt", "SMALL1.txt", "SMALL2.txt"};
+  drop(names[0], 400000);
+  drop(names[1], 20);
+  drop(names[2], 20);
+  auto first = std::make_unique<ServeProcess>(config, log("first.log"));
+  const pid_t first_pid = first->pid();
+  std::string in_hand;
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& row : claims())
+      if (row.state == ClaimState::Claimed) {
+        in_hand = row.key.file_name;
+        return true;
+      }
+    return false;
+  })) << "see " << log("first.log");
+  EXPECT_EQ(first->kill_now(), 128 + SIGKILL);
+
+  ServeProcess second(config, log("second.log"));
+  const pid_t second_pid = second.pid();
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/done") == names.size(); })) << "see " << log("second.log");
+  EXPECT_EQ(second.stop(), 0);
+
+  expect_each_loaded_once(names);
+  for (const auto& row : claims()) {
+    EXPECT_EQ(row.state, ClaimState::Done) << row.key.file_name;
+    if (row.key.file_name == in_hand) {
+      // Taken over from the dead daemon: the row names the second one now.
+      EXPECT_EQ(row.owner.find(std::string(":") + std::to_string(first_pid) + ":"), std::string::npos) << row.owner;
+      EXPECT_NE(row.owner.find(std::string(":") + std::to_string(second_pid) + ":"), std::string::npos)
+          << row.owner;
+    }
+  }
+}
+
+TEST_P(DaemonTest, CrashingRunsAreRetriedWithBackoffThenParkedWithAReason) {
+  const std::string config = write_config({.attempts = 3, .source = "throws"});
+  drop("DOOMED.txt", 5);
+  ServeProcess daemon(config, log("serve.log"));
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/parked") == 1; })) << "see " << log("serve.log");
+  // The failing child never took the daemon down.
+  EXPECT_TRUE(daemon.running());
+  EXPECT_EQ(daemon.stop(), 0);
+  const auto rows = claims();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, ClaimState::Parked);
+  EXPECT_EQ(rows[0].attempts, 3);
+  EXPECT_NE(rows[0].reason.find("exited with code 70"), std::string::npos) << rows[0].reason;
+  const auto runs = vaxetl::test::ledger_runs(ledger());
+  ASSERT_EQ(runs.count("DOOMED.txt"), 1u);
+  EXPECT_EQ(runs.at("DOOMED.txt").at("failed"), 3);
+  EXPECT_EQ(count_in(outbox()), 0u);  // nothing judged, nothing sent back
+}
+
+TEST_P(DaemonTest, RunThatOutlivesItsTimeoutIsKilledAndParked) {
+  const std::string config = write_config({.run_timeout = "1ms", .attempts = 2});
+  drop("SLOW.txt", 50000);
+  ServeProcess daemon(config, log("serve.log"));
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/parked") == 1; })) << "see " << log("serve.log");
+  EXPECT_EQ(daemon.stop(), 0);
+  const auto rows = claims();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, ClaimState::Parked);
+  EXPECT_EQ(rows[0].attempts, 2);
+  EXPECT_NE(rows[0].reason.find("timeout"), std::string::npos) << rows[0].reason;
+}
+
+TEST_P(DaemonTest, SigtermFinishesTheFileInHandAndTakesNoOther) {
+  const std::string config = write_config({});
+  drop("A-BIG.txt", 400000);
+  ServeProcess daemon(config, log("serve.log"));
+  ASSERT_TRUE(wait_until([&] {
+    const auto rows = claims();
+    return !rows.empty() && rows[0].state == ClaimState::Claimed;
+  })) << "see " << log("serve.log");
+  drop("B-LATER.txt", 10);  // arrives while the first is in hand
+  EXPECT_EQ(daemon.stop(), 0);
+  const auto rows = claims();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].key.file_name, "A-BIG.txt");
+  EXPECT_EQ(rows[0].state, ClaimState::Done);
+  expect_each_loaded_once({"A-BIG.txt"});
+  EXPECT_EQ(vaxetl::test::files_in(inbox() + "/done"), std::vector<std::string>{"A-BIG.txt"});
+  EXPECT_TRUE(fs::exists(inbox() + "/B-LATER.txt"));
+}
+
+// The queue the operator page shows, from a daemon embedded in this test.
+TEST_P(DaemonTest, QueueSnapshotCountsPendingDoneAndParked) {
+  write_config({.attempts = 1});
+  auto loaded = vaxetl::daemon::DaemonConfig::load(dir_ / "serve.yaml", vaxetl::process_environment());
+  loaded.program = VAXETL_EXECUTABLE;
+  vaxetl::daemon::FileDaemon daemon(loaded);
+  drop("ONE.txt", 5);
+  drop("TWO.txt", 5);
+  vaxetl::test::write_file(inbox() + "/MALFORMED.txt", "MALFORMED\n");
+  std::atomic<bool> stop{false};
+  EXPECT_EQ(daemon.poll_once(stop), 0u);  // a file is taken once two listings agree on it
+  auto snapshot = daemon.queue_snapshot();
+  ASSERT_EQ(snapshot.size(), 1u);
+  EXPECT_EQ(snapshot[0].channel, "drop");
+  EXPECT_EQ(snapshot[0].done, 0);
+  EXPECT_EQ(daemon.poll_once(stop), 3u);
+  snapshot = daemon.queue_snapshot();
+  EXPECT_EQ(snapshot[0].pending, 3);  // as listed at the start of that poll
+  EXPECT_EQ(snapshot[0].done, 3);     // a file refused whole was judged: done, its error file sent
+  EXPECT_EQ(snapshot[0].in_progress, 0);
+  EXPECT_EQ(snapshot[0].parked, 0);
+  EXPECT_EQ(daemon.poll_once(stop), 0u);
+  EXPECT_EQ(daemon.queue_snapshot()[0].pending, 0);
+  EXPECT_EQ(count_in(outbox()), 3u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DaemonTest, ::testing::Values(Backend::SQLite, Backend::PostgreSQL),
+                         [](const auto& info) { return info.param == Backend::SQLite ? "SQLite" : "PostgreSQL"; });
+
+}  // namespace

@@ -6,7 +6,9 @@
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <type_traits>
 
 namespace vaxetl {
@@ -49,42 +51,72 @@ EnvironmentLookup process_environment() {
   };
 }
 
-std::string interpolate(const std::string& text, const EnvironmentLookup& env) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '$' || i + 1 >= text.size()) {
-      out += text[i];
-      continue;
+namespace {
+
+// Reads text with ${NAME}, ${NAME:-default} and $$ up to the end, or up to the '}' that closes
+// the reference it is the default of (stop_at_brace). A default may itself hold references,
+// ${A:-${B:-var}/x}; it is only evaluated (and its unset variables only refused) when used.
+class Interpolator {
+ public:
+  Interpolator(std::string_view text, const EnvironmentLookup& env) : text_(text), env_(env) {}
+
+  std::string text(bool stop_at_brace, bool evaluate) {
+    std::string out;
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (stop_at_brace && c == '}') return out;
+      if (c != '$' || pos_ + 1 >= text_.size()) {
+        out += c;
+        ++pos_;
+      } else if (text_[pos_ + 1] == '$') {
+        out += '$';
+        pos_ += 2;
+      } else if (text_[pos_ + 1] != '{') {
+        out += c;
+        ++pos_;
+      } else {
+        pos_ += 2;
+        out += reference(evaluate);
+      }
     }
-    if (text[i + 1] == '$') {
-      out += '$';
-      ++i;
-      continue;
-    }
-    if (text[i + 1] != '{') {
-      out += text[i];
-      continue;
-    }
-    const std::size_t close = text.find('}', i + 2);
-    if (close == std::string::npos)
-      throw std::invalid_argument("unterminated '${' (write $$ for a literal dollar sign)");
-    const std::string inner = text.substr(i + 2, close - i - 2);
-    const std::size_t dash = inner.find(":-");
-    const std::string name = inner.substr(0, dash);
-    if (name.empty()) throw std::invalid_argument("empty variable name in '${}'");
-    auto value = env(name);
-    if (value && (!value->empty() || dash == std::string::npos)) {
-      out += *value;
-    } else if (dash != std::string::npos) {
-      out += inner.substr(dash + 2);
-    } else {
-      throw std::invalid_argument("environment variable " + name +
-                                  " is not set; set it or write ${" + name + ":-default}");
-    }
-    i = close;
+    if (stop_at_brace) throw std::invalid_argument("unterminated '${' (write $$ for a literal dollar sign)");
+    return out;
   }
-  return out;
+
+ private:
+  // After "${": NAME, then "}" or ":-" default "}".
+  std::string reference(bool evaluate) {
+    const std::size_t name_start = pos_;
+    while (pos_ < text_.size() && text_[pos_] != '}' && text_.substr(pos_, 2) != ":-") ++pos_;
+    if (pos_ >= text_.size()) throw std::invalid_argument("unterminated '${' (write $$ for a literal dollar sign)");
+    const std::string name(text_.substr(name_start, pos_ - name_start));
+    if (name.empty()) throw std::invalid_argument("empty variable name in '${}'");
+    const bool has_default = text_[pos_] == ':';
+    std::optional<std::string> value;
+    if (evaluate) value = env_(name);
+    const bool use_value = value && (!value->empty() || !has_default);
+    std::string fallback;
+    if (has_default) {
+      pos_ += 2;
+      fallback = text(true, evaluate && !use_value);
+    }
+    ++pos_;  // the closing '}'
+    if (!evaluate) return "";
+    if (use_value) return *value;
+    if (has_default) return fallback;
+    throw std::invalid_argument("environment variable " + name + " is not set; set it or write ${" + name +
+                                ":-default}");
+  }
+
+  std::string_view text_;
+  const EnvironmentLookup& env_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string interpolate(const std::string& text, const EnvironmentLookup& env) {
+  return Interpolator(text, env).text(false, true);
 }
 
 namespace {

@@ -91,7 +91,8 @@ class VaxetlApp : public Poco::Util::Application {
     add("log-format", "", "text (default) or json", "FORMAT", &VaxetlApp::onValue);
     add("log-level", "", "debug, info (default), warn, error", "LEVEL", &VaxetlApp::onValue);
     add("pipeline", "p", "pipeline whose plugin paths or ledger to use", "FILE", &VaxetlApp::onValue);
-    add("ledger", "l", "run ledger file (default ${VAXETL_HOME:-var}/ledger.sqlite)", "FILE", &VaxetlApp::onValue);
+    add("ledger", "l", "run ledger: SQLite file or PostgreSQL URL (default $VAXETL_LEDGER, else ${VAXETL_HOME:-var}/ledger.sqlite)",
+        "LOCATION", &VaxetlApp::onValue);
     add("limit", "n", "rows to show (runs)", "N", &VaxetlApp::onValue);
     add("no-progress", "", "never print the progress line", nullptr, &VaxetlApp::onValue);
     add("dry-run", "", "run: show what each record would change; change nothing", nullptr, &VaxetlApp::onValue);
@@ -249,7 +250,7 @@ class VaxetlApp : public Poco::Util::Application {
     if (auto ledger = value("ledger")) return *ledger;
     if (auto pipeline = value("pipeline"))
       return vaxetl::pipeline_settings(*pipeline, vaxetl::process_environment()).ledger;
-    return vaxetl::interpolate("${VAXETL_HOME:-var}/ledger.sqlite", vaxetl::process_environment());
+    return vaxetl::interpolate("${VAXETL_LEDGER:-${VAXETL_HOME:-var}/ledger.sqlite}", vaxetl::process_environment());
   }
 
   int rerunCommand(const ArgVec& args) {

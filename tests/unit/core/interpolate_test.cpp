@@ -48,6 +48,29 @@ TEST(Interpolate, UsesDefaultWhenUnsetOrEmpty) {
   EXPECT_EQ(interpolate("${UNSET:-a:-b}", lookup), "a:-b");
 }
 
+// A store per environment: ${VAXETL_LEDGER:-${VAXETL_HOME:-var}/ledger.sqlite}.
+TEST(Interpolate, DefaultsNest) {
+  const std::string ledger = "${VAXETL_LEDGER:-${VAXETL_HOME:-var}/ledger.sqlite}";
+  EXPECT_EQ(interpolate(ledger, env({})), "var/ledger.sqlite");
+  EXPECT_EQ(interpolate(ledger, env({{"VAXETL_HOME", "/srv/vax"}})), "/srv/vax/ledger.sqlite");
+  EXPECT_EQ(interpolate(ledger, env({{"VAXETL_HOME", "/srv/vax"}, {"VAXETL_LEDGER", "postgresql://db/ledger"}})),
+            "postgresql://db/ledger");
+  EXPECT_EQ(interpolate("${A:-${B:-${C:-c}}-x}/${B:-b}", env({{"C", "3"}})), "3-x/b");
+  EXPECT_EQ(interpolate("${A:-$${B}}", env({})), "${B}");  // $$ stays a literal dollar in a default
+}
+
+// A default that is not used is not evaluated: its unset variables are no error.
+TEST(Interpolate, AnUnusedDefaultIsNotEvaluated) {
+  EXPECT_EQ(interpolate("${SET:-${UNSET}/x}", env({{"SET", "v"}})), "v");
+  EXPECT_EQ(interpolate_error("${UNSET_A:-${UNSET_B}/x}", env({})),
+            "environment variable UNSET_B is not set; set it or write ${UNSET_B:-default}");
+}
+
+TEST(Interpolate, UnterminatedNestedReferenceIsAnError) {
+  EXPECT_EQ(interpolate_error("${A:-${B:-x}", env({})), "unterminated '${' (write $$ for a literal dollar sign)");
+  EXPECT_EQ(interpolate_error("${A:-x", env({})), "unterminated '${' (write $$ for a literal dollar sign)");
+}
+
 TEST(Interpolate, EmptyValueWithoutDefaultStaysEmpty) {
   EXPECT_EQ(interpolate("[${EMPTY}]", env({{"EMPTY", ""}})), "[]");
 }

@@ -1,5 +1,6 @@
 #include "transport/transport.hpp"
 
+#include "transport/direct_channel.hpp"
 #include "transport/folder_channel.hpp"
 #include "transport/sftp_channel.hpp"
 
@@ -20,6 +21,7 @@ std::unique_ptr<Channel> open_channel(const ChannelConfig& config) {
   if (config.name.empty()) throw std::invalid_argument("a channel needs a name");
   if (config.kind == "folder") return open_folder_channel(config);
   if (config.kind == "sftp") return open_sftp_channel(config);
+  if (config.kind == "direct") return open_direct_channel(config);
   throw std::invalid_argument("channel '" + config.name + "': key 'kind': unknown kind '" + config.kind +
                               "' (expected folder, sftp or direct)");
 }

@@ -1,5 +1,5 @@
-// The CVMS sink plugin: loads canonical records into the CVMS store (SQLite), one transaction
-// per input file, applying each record's action code (A add, U update, D void). It tells the
+// The CVMS sink plugin: loads canonical records into the CVMS store (SQLite or PostgreSQL), one
+// transaction per input file, a batch at a time, applying each record's action code (A add, U update, D void). It tells the
 // host what it did with every live row (added, updated, voided, unchanged; ABI 1.1) and
 // rejects, with a reason, the records the store cannot take: an A conflicting with what is
 // stored, a U or D for an unknown event, a change to a voided event, a repeat in the file.
@@ -20,7 +20,8 @@ using vaxetl::sdk::Error;
 
 const vaxetl_config_field kConfigFields[] = {
     {"database", VAXETL_CONFIG_PATH, VAXETL_CONFIG_REQUIRED, nullptr, nullptr,
-     "the CVMS SQLite database file (created when absent)"},
+     "the CVMS store: a SQLite database file (created when absent) or a PostgreSQL URL "
+     "(postgresql://...; its schema comes from `vaxetl db migrate`)"},
     {"products", VAXETL_CONFIG_PATH, 0, "products.tsv", nullptr,
      "the COVID-19 product catalog (relative: the plugin's data directory)"},
     {"schema", VAXETL_CONFIG_PATH, 0, "schema.sql", nullptr,
@@ -70,9 +71,11 @@ class CvmsSink final : public vaxetl::sdk::Sink {
     options.schema_path = context.data_path(context.config.get_string("schema"));
     options.cache_kib = static_cast<std::size_t>(context.config.get_int("cache_mib")) * 1024;
     options.busy_timeout_ms = static_cast<int>(context.config.get_int("busy_timeout_ms"));
-    const auto parent = std::filesystem::path(options.database).parent_path();
-    std::error_code ec;
-    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (!options.database.starts_with("postgres")) {
+      const auto parent = std::filesystem::path(options.database).parent_path();
+      std::error_code ec;
+      if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    }
     try {
       store_ = std::make_unique<vaxetl::cvms::CvmsStore>(options);
     } catch (const vaxetl::cvms::StoreError& e) {
@@ -100,18 +103,24 @@ class CvmsSink final : public vaxetl::sdk::Sink {
     }
   }
 
+  // The batch's live rows go to the store in one call (PostgreSQL writes them set-based).
   void write(const ArrowArray& batch) override {
     const vaxetl::sdk::BatchView view(batch);
-    vaxetl::cvms::RecordValues values;
+    records_.clear();
+    rows_.clear();
     for (int64_t row = 0; row < view.rows(); ++row) {
       ++records_seen_;
       if (!view.live(row)) {
         ++records_not_stored_;
         continue;
       }
-      for (std::size_t i = 0; i < values.size(); ++i) values[i] = view.text(columns_[i], row);
-      apply(row, values, mpi_column_ ? view.text(*mpi_column_, row) : std::string_view());
+      vaxetl::cvms::BatchRecord& record = records_.emplace_back();
+      for (std::size_t i = 0; i < record.values.size(); ++i) record.values[i] = view.text(columns_[i], row);
+      if (mpi_column_) record.mpi_id = view.text(*mpi_column_, row);
+      rows_.push_back(row);
     }
+    const auto outcomes = store_->apply_batch(records_);
+    for (std::size_t i = 0; i < outcomes.size(); ++i) report(rows_[i], records_[i].values, outcomes[i]);
   }
 
   void commit() override {
@@ -126,13 +135,11 @@ class CvmsSink final : public vaxetl::sdk::Sink {
   void rollback() noexcept override { store_->rollback(); }
 
  private:
-  void apply(int64_t row, const vaxetl::cvms::RecordValues& values, std::string_view mpi_id) {
+  void report(int64_t row, const vaxetl::cvms::RecordValues& values,
+              std::optional<vaxetl::cvms::ApplyOutcome> applied) {
     using vaxetl::cvms::ApplyOutcome;
     const std::string_view action = values[kActionCodeColumn];
-    ApplyOutcome outcome;
-    try {
-      outcome = store_->apply(values, mpi_id);
-    } catch (const std::invalid_argument&) {
+    if (!applied) {
       if (!action.empty() && action != "A" && action != "U" && action != "D")
         reject(row, "CVMS_BAD_ACTION_CODE", "action_code must be A (add), U (update) or D (delete)");
       else if (action == "D")
@@ -144,7 +151,7 @@ class CvmsSink final : public vaxetl::sdk::Sink {
                "STATE dose without ndc or lot_number; send them all");
       return;
     }
-    switch (outcome) {
+    switch (*applied) {
       case ApplyOutcome::Inserted:
         host_.outcome(row, VAXETL_OUTCOME_ADDED);
         return;
@@ -215,6 +222,8 @@ class CvmsSink final : public vaxetl::sdk::Sink {
   std::unique_ptr<vaxetl::cvms::CvmsStore> store_;
   std::array<std::size_t, vaxetl::canonical::kColumns.size()> columns_{};
   std::optional<std::size_t> mpi_column_;  // the mpi transform's output, when it ran
+  std::vector<vaxetl::cvms::BatchRecord> records_;  // reused per batch
+  std::vector<int64_t> rows_;                       // each record's row in the batch
   uint64_t records_seen_ = 0;
   bool validate_only_ = false;
   uint64_t records_not_stored_ = 0;

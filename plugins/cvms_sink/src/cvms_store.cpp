@@ -1,5 +1,8 @@
 #include "cvms_store.hpp"
 
+#include "db/database.hpp"
+#include "store_backend.hpp"
+
 #include <sqlite3.h>
 
 #include <Poco/Data/SQLite/Connector.h>
@@ -51,49 +54,8 @@ constexpr std::size_t kRecordType = column_index("record_type");
 static_assert(kLastDemographic - kFirstDemographic + 1 == 23);
 static_assert(kFirstDemographic == kRecipId + 1);
 
-// Vaccination columns stored as-is, in vaccinations-table order (names equal canonical names).
-constexpr std::array<std::size_t, 39> kVaccinationColumns = {
-    column_index("action_code"),
-    column_index("admin_date"),
-    column_index("cvx"),
-    column_index("mvx"),
-    column_index("dose_status"),
-    column_index("ndc"),
-    column_index("lot_number"),
-    column_index("vax_expiration"),
-    column_index("vax_admin_site"),
-    column_index("vax_route"),
-    column_index("dose_volume_ml"),
-    column_index("vax_admin_provider_name"),
-    column_index("vax_admin_provider_npi"),
-    column_index("vis_edition_date"),
-    column_index("vis_given_date"),
-    column_index("inventory_source"),
-    column_index("vax_refusal"),
-    column_index("refusal_reason"),
-    column_index("cmorbid_status"),
-    column_index("serology"),
-    column_index("recip_priority_group"),
-    column_index("record_last_modified"),
-    column_index("ndc_as_sent"),
-    // Schema version 2: columns only CVRS and VXU carry.
-    column_index("ext_type"),
-    column_index("pprl_id"),
-    column_index("dose_num"),
-    column_index("vax_series_complete"),
-    column_index("responsible_org"),
-    column_index("admin_type"),
-    column_index("admin_address_street"),
-    column_index("admin_address_street_2"),
-    column_index("admin_address_city"),
-    column_index("admin_address_county"),
-    column_index("admin_address_state"),
-    column_index("admin_address_zip"),
-    column_index("funding_source"),
-    column_index("funding_eligibility"),
-    column_index("information_source"),
-    column_index("completion_status"),
-};
+// Vaccination columns stored as-is, in vaccinations-table order (store_backend.hpp).
+constexpr const auto& kVaccinationColumns = detail::kVaccinationColumns;
 
 // The content hash: per value, its length then its bytes 8 at a time (the tail zero-padded), each
 // word folded in with a 64x64->128-bit multiply (as in wyhash). Fast enough to run on every
@@ -259,7 +221,8 @@ std::uint64_t content_hash(const RecordValues& values) noexcept {
   return h;
 }
 
-struct CvmsStore::Impl {
+// The SQLite store (the embedded default).
+struct SqliteStore final : detail::StoreBackend {
   Poco::Data::Session session;
   sqlite3* db = nullptr;
   // Declared after the session so they are finalized before it closes.
@@ -272,11 +235,8 @@ struct CvmsStore::Impl {
   Stmt recip_select_mpi, recip_insert_mpi, key_insert, key_delete;
   Stmt inventory_add, discrepancy_add, discrepancy_totals;
 
-  bool in_load = false;
   bool validate_only = false;
   std::int64_t load_id = 0;
-  ApplyCounts counts;
-
   // Caches of what the database holds. Organization and recipient: one entry, the previous
   // record's (a recipient's doses tend to come together). Locations: every PIN seen, up to
   // kMaxCachedLocations (a provider has tens to hundreds of sites, and records of different
@@ -323,7 +283,7 @@ struct CvmsStore::Impl {
   // add path checks the table only when this is not zero.
   std::uint64_t unstored_seen = 0;
 
-  explicit Impl(const StoreOptions& options) : session(open_session(options.database)) {
+  explicit SqliteStore(const StoreOptions& options) : session(open_session(options.database)) {
     db = Poco::Data::SQLite::Utility::dbHandle(session);
     if (db == nullptr) throw StoreError("CVMS store: no SQLite handle");
     configure(options);
@@ -456,36 +416,11 @@ struct CvmsStore::Impl {
     return version;
   }
 
-  struct Product {
-    std::string sale, use, cvx, mvx, name, note;
-    int doses = 0;
-  };
+  using Product = detail::CatalogProduct;
 
   // Refreshes the products table from the catalog; writes only when they differ.
   void load_products(const std::string& products_path) {
-    std::vector<Product> products;
-    try {
-      const auto table = sdk::DataTable::load(products_path);
-      const std::size_t c_cvx = table.column("cvx"), c_mvx = table.column("mvx"),
-                        c_name = table.column("product"), c_sale = table.column("ndc_unit_of_sale"),
-                        c_use = table.column("ndc_unit_of_use"),
-                        c_doses = table.column("doses_per_vial");
-      std::size_t c_note = table.columns().size();
-      for (std::size_t i = 0; i < table.columns().size(); ++i)
-        if (table.columns()[i] == "note") c_note = i;
-      for (const auto& row : table.rows()) {
-        Product p{row[c_sale], row[c_use], row[c_cvx], row[c_mvx], row[c_name],
-                  c_note < row.size() ? row[c_note] : std::string(), 0};
-        const std::string& d = row[c_doses];
-        const auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), p.doses);
-        if (ec != std::errc() || end != d.data() + d.size() || p.doses <= 0 || p.sale.empty() ||
-            p.use.empty() || p.cvx.empty() || p.mvx.empty() || p.name.empty())
-          throw StoreError("a row lacks a product field or has a bad doses_per_vial");
-        products.push_back(std::move(p));
-      }
-    } catch (const std::exception& e) {
-      throw StoreError("CVMS store: product catalog " + products_path + ": " + e.what());
-    }
+    std::vector<Product> products = detail::read_product_catalog(products_path);
     try {
       if (products_match(products)) return;
       exec("BEGIN IMMEDIATE");
@@ -1587,13 +1522,98 @@ struct CvmsStore::Impl {
   }
 };
 
-CvmsStore::CvmsStore(const StoreOptions& options) : impl_(std::make_unique<Impl>(options)) {}
+namespace detail {
+
+std::vector<CatalogProduct> read_product_catalog(const std::string& path) {
+  std::vector<CatalogProduct> products;
+  try {
+    const auto table = sdk::DataTable::load(path);
+    const std::size_t c_cvx = table.column("cvx"), c_mvx = table.column("mvx"),
+                      c_name = table.column("product"), c_sale = table.column("ndc_unit_of_sale"),
+                      c_use = table.column("ndc_unit_of_use"), c_doses = table.column("doses_per_vial");
+    std::size_t c_note = table.columns().size();
+    for (std::size_t i = 0; i < table.columns().size(); ++i)
+      if (table.columns()[i] == "note") c_note = i;
+    for (const auto& row : table.rows()) {
+      CatalogProduct p{row[c_sale], row[c_use], row[c_cvx], row[c_mvx], row[c_name],
+                       c_note < row.size() ? row[c_note] : std::string(), 0};
+      const std::string& d = row[c_doses];
+      const auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), p.doses);
+      if (ec != std::errc() || end != d.data() + d.size() || p.doses <= 0 || p.sale.empty() ||
+          p.use.empty() || p.cvx.empty() || p.mvx.empty() || p.name.empty())
+        throw StoreError("a row lacks a product field or has a bad doses_per_vial");
+      products.push_back(std::move(p));
+    }
+  } catch (const std::exception& e) {
+    throw StoreError("CVMS store: product catalog " + path + ": " + e.what());
+  }
+  return products;
+}
+
+std::uint64_t demographics_hash(const RecordValues& values) noexcept {
+  return cvms::demographics_hash(values);
+}
+
+const char* invalid_reason(const RecordValues& v) noexcept {
+  if (v[kRecordType] == "DEMOGRAPHICS") {
+    if (v[kOrgCode].empty()) return "CVMS store: record lacks org_code";
+    if (v[kRecipId].empty()) return "CVMS store: record lacks recip_id";
+    return nullptr;
+  }
+  const std::string_view code = v[kActionCode];
+  if (!(code.empty() || code == "A" || code == "U" || code == "D"))
+    return "CVMS store: action_code is not A, U or D";
+  if (v[kOrgCode].empty()) return "CVMS store: record lacks org_code";
+  if (v[kEventId].empty()) return "CVMS store: record lacks vax_event_id";
+  if (code == "D") return nullptr;
+  if (v[kPin].empty()) return "CVMS store: record lacks vtrcks_prov_pin";
+  if (v[kRecipId].empty()) return "CVMS store: record lacks recip_id";
+  if (takes_state_dose(v) && (v[kNdc].empty() || v[kLot].empty()))
+    return "CVMS store: STATE dose lacks ndc or lot_number";
+  return nullptr;
+}
+
+std::vector<std::optional<ApplyOutcome>> StoreBackend::apply_batch(
+    std::span<const BatchRecord> records) {
+  std::vector<std::optional<ApplyOutcome>> outcomes;
+  outcomes.reserve(records.size());
+  for (const BatchRecord& record : records) {
+    try {
+      outcomes.emplace_back(apply(record.values, record.mpi_id));
+    } catch (const std::invalid_argument&) {
+      outcomes.emplace_back(std::nullopt);
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace detail
+
+namespace {
+std::unique_ptr<detail::StoreBackend> open_store(const StoreOptions& options) {
+  db::Location location;
+  try {
+    location = db::Location::parse(options.database);
+  } catch (const std::invalid_argument& e) {
+    throw StoreError(std::string("CVMS store: ") + e.what());
+  }
+  if (location.is_postgres()) return detail::open_postgres_store(options);
+  StoreOptions sqlite = options;
+  sqlite.database = location.target;  // without a "sqlite:" prefix
+  return std::make_unique<SqliteStore>(sqlite);
+}
+}  // namespace
+
+CvmsStore::CvmsStore(const StoreOptions& options) : impl_(open_store(options)) {}
 CvmsStore::~CvmsStore() {
   if (impl_) impl_->rollback();
 }
 void CvmsStore::begin(const LoadInfo& info) { impl_->begin(info); }
 ApplyOutcome CvmsStore::apply(const RecordValues& values, std::string_view mpi_id) {
   return impl_->apply(values, mpi_id);
+}
+std::vector<std::optional<ApplyOutcome>> CvmsStore::apply_batch(std::span<const BatchRecord> records) {
+  return impl_->apply_batch(records);
 }
 std::int64_t CvmsStore::commit(const LoadCounts& counts) { return impl_->commit(counts); }
 void CvmsStore::rollback() noexcept { impl_->rollback(); }

@@ -1,6 +1,12 @@
-// The CVMS store: a SQLite database holding the vaccinations, recipients, locations and state
-// inventory that loads have committed. docs/cvms-schema.md describes the tables; the schema
-// itself is data (plugins/cvms_sink/data/schema.sql) applied on every open.
+// The CVMS store: a SQLite or PostgreSQL database holding the vaccinations, recipients,
+// locations and state inventory that loads have committed. docs/cvms-schema.md describes the
+// tables. StoreOptions::database picks the backend (db::Location: a SQLite path, or a
+// postgresql:// URL); every behaviour below is the same on both.
+//
+// Schema. SQLite: data (plugins/cvms_sink/data/schema.sql and schema-NNNN.sql) applied on every
+// open. PostgreSQL: versioned migrations (data/migrations/postgresql/NNNN_*.sql, component
+// "cvms_sink") applied only by `vaxetl db migrate PIPELINE` (db::migrate); opening a database
+// with pending migrations throws StoreError saying so, and the store never changes the schema.
 //
 // One input file is one transaction:
 //
@@ -28,6 +34,22 @@
 // begin() takes SQLite's write lock (BEGIN IMMEDIATE), waiting up to StoreOptions::busy_timeout_ms,
 // and throws StoreBusy if another load still holds it.
 //
+// PostgreSQL. Loads are serialized like SQLite's single writer: begin(), receive() and the
+// merges take a transaction-scoped advisory lock (pg_advisory_xact_lock, one key for the
+// store), waiting up to busy_timeout_ms (lock_timeout) before StoreBusy. Why a lock rather than
+// row locks and retries: a batch is classified in memory against the keys it read (stored
+// events, recipients, locations), then written set-based; a second writer between the read and
+// the write would make the classification wrong (two loads both inserting one event or one
+// recipient). Readers never wait: MVCC shows them the last committed state, never part of a load.
+// The lock ends with the transaction, so a killed process releases it at once.
+//
+// Speed on PostgreSQL: no per-record round trip. apply_batch() looks up the batch's stored
+// events, locations and recipients in one statement each, classifies every record in memory
+// (the same rules as apply()), reserves ids with one nextval() call per table, and writes with
+// COPY (new rows) and one set-based UPDATE ... FROM per kind of change. Inventory deltas
+// accumulate in memory and are written at commit() in one statement. apply() is apply_batch()
+// of one record (correct, but a round trip per record: loaders hand whole batches).
+//
 // PHI: no exception message contains a value from a record.
 #pragma once
 
@@ -36,6 +58,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -44,6 +67,10 @@
 #include "vaxetl/sdk/canonical_record.hpp"
 
 namespace vaxetl::cvms {
+
+namespace detail {
+class StoreBackend;
+}
 
 // The schema version this build writes (schema.sql's schema_version row). Opening a database
 // whose version is newer throws StoreError.
@@ -62,9 +89,11 @@ consteval std::size_t column_index(std::string_view name) {
 using RecordValues = std::array<std::string_view, canonical::kColumns.size()>;
 
 struct StoreOptions {
-  std::string database;       // SQLite file path; created when absent
+  // A SQLite file path (created when absent) or a PostgreSQL URL (db::Location::parse).
+  std::string database;
   std::string products_path;  // products.tsv (the COVID-19 product catalog)
-  std::string schema_path;    // schema.sql
+  // schema.sql; its directory also holds migrations/postgresql/ (PostgreSQL's migrations).
+  std::string schema_path;
   // SQLite page cache, KiB. Bounds the store's memory whatever the file size: a larger load
   // spills to the write-ahead log on disk.
   std::size_t cache_kib = 64 * 1024;
@@ -106,6 +135,12 @@ enum class ApplyOutcome {
   UnknownEvent,         // action U or D for an event the store does not hold: nothing written
   EventVoided,          // action A or U for an event a D voided earlier: nothing written; a
                         // voided vaccination cannot be re-added or changed
+};
+
+// One record of a batch: values as for apply(); the views need only stay valid for the call.
+struct BatchRecord {
+  RecordValues values{};
+  std::string_view mpi_id = {};
 };
 
 // Outcome tallies of the current (or last) load.
@@ -242,6 +277,11 @@ class CvmsStore {
   // A StoreError from SQLite leaves the load open: call rollback().
   ApplyOutcome apply(const RecordValues& values, std::string_view mpi_id = {});
 
+  // Applies the records in order, with exactly the outcomes apply() would give one by one. An
+  // entry is nullopt where apply() would have thrown std::invalid_argument: that record is
+  // skipped and the load stays usable. A StoreError leaves the load open: call rollback().
+  std::vector<std::optional<ApplyOutcome>> apply_batch(std::span<const BatchRecord> records);
+
   // Writes the inventory taken and given back, records the load's inventory discrepancies
   // (per PIN + NDC + lot, the doses taken beyond what was on hand before the load; see
   // ApplyCounts::short_keys/short_doses), writes the loads row's counts and commits. With
@@ -285,8 +325,7 @@ class CvmsStore {
   std::vector<Discrepancy> discrepancies(std::string_view pin = {});
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<detail::StoreBackend> impl_;
 };
 
 }  // namespace vaxetl::cvms

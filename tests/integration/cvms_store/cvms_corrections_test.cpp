@@ -28,49 +28,42 @@ class CorrectionsTest : public CvmsStoreTest {
     CvmsStore store(options_);
     store.begin({.run_id = run_id, .input_name = kCorrectionsFile, .input_sha256 = "sha-" + run_id,
                  .validate_only = validate_only});
-    std::vector<ApplyOutcome> outcomes;
-    for (const Record& r : records) outcomes.push_back(store.apply(r.values()));
+    const auto outcomes = apply_all(store, records);
     store.commit({.records_read = records.size(), .records_rejected = 0});
     return outcomes;
   }
 
   // Every row of every table but loads, in a fixed order: "nothing changed" means equal.
   std::string snapshot() const {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(options_.database.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     std::string dump;
     for (const char* table : {"organizations", "locations", "recipients", "vaccinations",
                               "vaccination_history", "inventory", "inventory_receipts",
                               "inventory_discrepancies"}) {
       dump += table;
       dump += ":\n";
-      const std::string sql = std::string("SELECT * FROM ").append(table).append(" ORDER BY 1, 2, 3");
-      sqlite3_exec(
-          db, sql.c_str(),
-          [](void* out, int n, char** values, char**) {
-            auto* text = static_cast<std::string*>(out);
-            for (int i = 0; i < n; ++i) text->append(values[i] != nullptr ? values[i] : "<null>").append("|");
-            text->append("\n");
-            return 0;
-          },
-          &dump, nullptr);
+      for (const auto& row : rows(std::string("SELECT * FROM ").append(table).append(" ORDER BY 1, 2, 3"))) {
+        for (const auto& value : row) dump.append(value).append("|");
+        dump.append("\n");
+      }
     }
-    sqlite3_close(db);
     return dump;
   }
 
   std::int64_t administered_at(const std::string& lot) const { return administered(lot); }
 };
 
+// SQLite's schema upgrades.
+class SqliteCorrectionsTest : public CorrectionsTest {};
+
 Record with_action(Record r, const char* action) { return r.with("action_code", action); }
 
-TEST_F(CorrectionsTest, AnEmptyActionCodeMeansAdd) {
+TEST_P(CorrectionsTest, AnEmptyActionCodeMeansAdd) {
   EXPECT_EQ(load_file("run-1", {state_dose("EV1").with("action_code", "")}),
             std::vector{ApplyOutcome::Inserted});
   EXPECT_EQ(count("vaccinations"), 1);
 }
 
-TEST_F(CorrectionsTest, AnAddOfAVoidedEventIsRefusedAsVoidedAndWritesNothing) {
+TEST_P(CorrectionsTest, AnAddOfAVoidedEventIsRefusedAsVoidedAndWritesNothing) {
   load_file("run-1", {state_dose("EV1")});
   load_corrections("run-2", {with_action(state_dose("EV1"), "D")});
   const auto before = snapshot();
@@ -82,7 +75,7 @@ TEST_F(CorrectionsTest, AnAddOfAVoidedEventIsRefusedAsVoidedAndWritesNothing) {
   EXPECT_EQ(scalar("SELECT records_event_voided FROM loads WHERE run_id = 'run-3'"), 1);
 }
 
-TEST_F(CorrectionsTest, AnUpdateOfAnUnknownEventIsRefusedAndCreatesNothing) {
+TEST_P(CorrectionsTest, AnUpdateOfAnUnknownEventIsRefusedAndCreatesNothing) {
   EXPECT_EQ(load_corrections("run-1", {with_action(state_dose("EV1"), "U")}),
             std::vector{ApplyOutcome::UnknownEvent});
   // Not even the organization, location or recipient the record names.
@@ -95,7 +88,7 @@ TEST_F(CorrectionsTest, AnUpdateOfAnUnknownEventIsRefusedAndCreatesNothing) {
   EXPECT_EQ(scalar("SELECT records_unknown_event FROM loads WHERE run_id = 'run-3'"), 1);
 }
 
-TEST_F(CorrectionsTest, AnUpdateWithTheStoredContentIsUnchanged) {
+TEST_P(CorrectionsTest, AnUpdateWithTheStoredContentIsUnchanged) {
   load_file("run-1", {state_dose("EV1")});
   const auto before = snapshot();
   EXPECT_EQ(load_corrections("run-2", {with_action(state_dose("EV1"), "U")}),
@@ -103,7 +96,7 @@ TEST_F(CorrectionsTest, AnUpdateWithTheStoredContentIsUnchanged) {
   EXPECT_EQ(snapshot(), before);
 }
 
-TEST_F(CorrectionsTest, AnUpdateReplacesTheRowAndKeepsThePreviousVersionInHistory) {
+TEST_P(CorrectionsTest, AnUpdateReplacesTheRowAndKeepsThePreviousVersionInHistory) {
   load_file("run-1", {state_dose("EV1")});
   const std::int64_t first_load = scalar("SELECT load_id FROM loads WHERE run_id = 'run-1'");
   const std::int64_t old_hash = scalar("SELECT content_hash FROM vaccinations");
@@ -149,7 +142,7 @@ TEST_F(CorrectionsTest, AnUpdateReplacesTheRowAndKeepsThePreviousVersionInHistor
             "RD|" + std::to_string(corrections_load));
 }
 
-TEST_F(CorrectionsTest, AnUpdateOfAVoidedEventIsRefused) {
+TEST_P(CorrectionsTest, AnUpdateOfAVoidedEventIsRefused) {
   load_file("run-1", {state_dose("EV1")});
   load_corrections("run-2", {with_action(state_dose("EV1"), "D")});
   const auto before = snapshot();
@@ -160,7 +153,7 @@ TEST_F(CorrectionsTest, AnUpdateOfAVoidedEventIsRefused) {
   EXPECT_EQ(snapshot(), before);
 }
 
-TEST_F(CorrectionsTest, ADeleteOfAnUnknownEventIsRefused) {
+TEST_P(CorrectionsTest, ADeleteOfAnUnknownEventIsRefused) {
   load_file("run-1", {state_dose("EV1")});
   const auto before = snapshot();
   EXPECT_EQ(load_corrections("run-2", {with_action(state_dose("EV2"), "D"),
@@ -169,7 +162,7 @@ TEST_F(CorrectionsTest, ADeleteOfAnUnknownEventIsRefused) {
   EXPECT_EQ(snapshot(), before);
 }
 
-TEST_F(CorrectionsTest, ADeleteVoidsTheRowKeepsItAndRecordsTheVoidedVersion) {
+TEST_P(CorrectionsTest, ADeleteVoidsTheRowKeepsItAndRecordsTheVoidedVersion) {
   load_file("run-1", {state_dose("EV1"), state_dose("EV2")});
   // A delete needs only the organization and the event id.
   Record sparse;
@@ -190,7 +183,7 @@ TEST_F(CorrectionsTest, ADeleteVoidsTheRowKeepsItAndRecordsTheVoidedVersion) {
   EXPECT_EQ(scalar("SELECT records_voided FROM loads WHERE run_id = 'run-2'"), 1);
 }
 
-TEST_F(CorrectionsTest, ADeleteOfAnAlreadyVoidedEventIsUnchanged) {
+TEST_P(CorrectionsTest, ADeleteOfAnAlreadyVoidedEventIsUnchanged) {
   load_file("run-1", {state_dose("EV1")});
   load_corrections("run-2", {with_action(state_dose("EV1"), "D")});
   const auto before = snapshot();
@@ -200,7 +193,7 @@ TEST_F(CorrectionsTest, ADeleteOfAnAlreadyVoidedEventIsUnchanged) {
   EXPECT_EQ(count("vaccination_history"), 1);
 }
 
-TEST_F(CorrectionsTest, TheSameEventTwiceInOneLoadIsADuplicateWhateverTheActions) {
+TEST_P(CorrectionsTest, TheSameEventTwiceInOneLoadIsADuplicateWhateverTheActions) {
   // Added, then corrected in the same file.
   EXPECT_EQ(load_file("run-1", {state_dose("EV1"), with_action(state_dose("EV1").with("lot_number", "FA7484"), "U"),
                                 with_action(state_dose("EV1"), "D")}),
@@ -224,7 +217,7 @@ TEST_F(CorrectionsTest, TheSameEventTwiceInOneLoadIsADuplicateWhateverTheActions
   EXPECT_EQ(text("SELECT lot_number FROM vaccinations WHERE vax_event_id = 'EV1'"), "FA7484");
 }
 
-TEST_F(CorrectionsTest, AnUpdateChangesTheRecipientsDemographicsButANullKeepsAStoredValue) {
+TEST_P(CorrectionsTest, AnUpdateChangesTheRecipientsDemographicsButANullKeepsAStoredValue) {
   load_file("run-1", {state_dose("EV1")});
   Record corrected = with_action(state_dose("EV1"), "U");
   corrected["recip_address_street"] = "9 ELM ST";
@@ -236,7 +229,7 @@ TEST_F(CorrectionsTest, AnUpdateChangesTheRecipientsDemographicsButANullKeepsASt
             scalar("SELECT load_id FROM loads WHERE run_id = 'run-2'"));
 }
 
-TEST_F(CorrectionsTest, AnUpdateCanMoveTheDoseToAnotherLocationAndRecipient) {
+TEST_P(CorrectionsTest, AnUpdateCanMoveTheDoseToAnotherLocationAndRecipient) {
   load_file("run-1", {state_dose("EV1")});
   const Record moved = with_action(state_dose("EV1", "MRN777"), "U").with("vtrcks_prov_pin", "NCA654321");
   EXPECT_EQ(load_corrections("run-2", {moved}), std::vector{ApplyOutcome::Updated});
@@ -251,7 +244,7 @@ TEST_F(CorrectionsTest, AnUpdateCanMoveTheDoseToAnotherLocationAndRecipient) {
   EXPECT_EQ(scalar("SELECT doses_administered FROM inventory WHERE pin = 'NCA654321'"), 1);
 }
 
-TEST_F(CorrectionsTest, VoidingAStateDoseGivesItBackToInventory) {
+TEST_P(CorrectionsTest, VoidingAStateDoseGivesItBackToInventory) {
   load_file("run-1", {state_dose("EV1"), state_dose("EV2")});
   EXPECT_EQ(administered(), 2);
   load_corrections("run-2", {with_action(state_dose("EV1"), "D")});
@@ -259,7 +252,7 @@ TEST_F(CorrectionsTest, VoidingAStateDoseGivesItBackToInventory) {
   EXPECT_EQ(scalar("SELECT on_hand FROM inventory"), -1);
 }
 
-TEST_F(CorrectionsTest, UpdatingAStateDoseGivesBackTheOldLotAndTakesTheNewOne) {
+TEST_P(CorrectionsTest, UpdatingAStateDoseGivesBackTheOldLotAndTakesTheNewOne) {
   load_file("run-1", {state_dose("EV1"), state_dose("EV2")});
   EXPECT_EQ(load_corrections("run-2", {with_action(state_dose("EV1").with("lot_number", "FA7484"), "U")}),
             std::vector{ApplyOutcome::Updated});
@@ -272,7 +265,7 @@ TEST_F(CorrectionsTest, UpdatingAStateDoseGivesBackTheOldLotAndTakesTheNewOne) {
   EXPECT_EQ(scalar("SELECT sum(doses_administered) FROM inventory"), 2);
 }
 
-TEST_F(CorrectionsTest, CorrectingBetweenStateFederalAndRefusalMovesInventoryOnlyForStateDoses) {
+TEST_P(CorrectionsTest, CorrectingBetweenStateFederalAndRefusalMovesInventoryOnlyForStateDoses) {
   load_file("run-1", {state_dose("EV1"), federal_dose("EV2"), refusal("EV3")});
   EXPECT_EQ(administered(), 1);
   // STATE -> FEDERAL gives the dose back; FEDERAL -> STATE takes one; a refusal that turns
@@ -290,7 +283,7 @@ TEST_F(CorrectionsTest, CorrectingBetweenStateFederalAndRefusalMovesInventoryOnl
   EXPECT_EQ(administered(), 1);
 }
 
-TEST_F(CorrectionsTest, FederalDosesNeverTouchInventoryWhenUpdatedOrVoided) {
+TEST_P(CorrectionsTest, FederalDosesNeverTouchInventoryWhenUpdatedOrVoided) {
   load_file("run-1", {federal_dose("EV1"), federal_dose("EV2")});
   EXPECT_EQ(load_corrections("run-2", {with_action(federal_dose("EV1").with("lot_number", "FA7484"), "U"),
                                        with_action(federal_dose("EV2"), "D")}),
@@ -300,13 +293,13 @@ TEST_F(CorrectionsTest, FederalDosesNeverTouchInventoryWhenUpdatedOrVoided) {
   EXPECT_EQ(scalar("SELECT count(*) FROM vaccinations WHERE reported_to_cdc = 1"), 2);
 }
 
-TEST_F(CorrectionsTest, VoidingARefusalTouchesNoInventory) {
+TEST_P(CorrectionsTest, VoidingARefusalTouchesNoInventory) {
   load_file("run-1", {refusal("EV1")});
   EXPECT_EQ(load_corrections("run-2", {with_action(refusal("EV1"), "D")}), std::vector{ApplyOutcome::Voided});
   EXPECT_EQ(count("inventory"), 0);
 }
 
-TEST_F(CorrectionsTest, AValidateOnlyCorrectionsLoadReportsTheSameOutcomesAndChangesNothing) {
+TEST_P(CorrectionsTest, AValidateOnlyCorrectionsLoadReportsTheSameOutcomesAndChangesNothing) {
   load_file("run-1", {state_dose("EV1"), state_dose("EV2"), state_dose("EV3"), state_dose("EV4")});
   load_corrections("run-2", {with_action(state_dose("EV4"), "D")});
   const std::vector<Record> corrections = {
@@ -331,7 +324,7 @@ TEST_F(CorrectionsTest, AValidateOnlyCorrectionsLoadReportsTheSameOutcomesAndCha
   EXPECT_NE(snapshot(), before);
 }
 
-TEST_F(CorrectionsTest, RerunningACorrectionsLoadChangesNothing) {
+TEST_P(CorrectionsTest, RerunningACorrectionsLoadChangesNothing) {
   load_file("run-1", {state_dose("EV1"), state_dose("EV2"), federal_dose("EV3")});
   const std::vector<Record> corrections = {
       with_action(state_dose("EV1").with("lot_number", "FA7484"), "U"),
@@ -348,7 +341,7 @@ TEST_F(CorrectionsTest, RerunningACorrectionsLoadChangesNothing) {
             "3|0|0");
 }
 
-TEST_F(CorrectionsTest, TheLoadsRowCountsEveryCorrectionOutcome) {
+TEST_P(CorrectionsTest, TheLoadsRowCountsEveryCorrectionOutcome) {
   load_file("run-1", {state_dose("EV1"), state_dose("EV2"), state_dose("EV3")});
   load_corrections("run-2", {with_action(state_dose("EV3"), "D")});
   CvmsStore store(options_);
@@ -369,7 +362,7 @@ TEST_F(CorrectionsTest, TheLoadsRowCountsEveryCorrectionOutcome) {
             "5|3|1|1|1|2");
 }
 
-TEST_F(CorrectionsTest, ABadActionCodeOrAMissingKeyIsRefusedWithoutDisturbingTheLoad) {
+TEST_P(CorrectionsTest, ABadActionCodeOrAMissingKeyIsRefusedWithoutDisturbingTheLoad) {
   load_file("run-1", {state_dose("EV1")});
   CvmsStore store(options_);
   store.begin(load("run-2"));
@@ -384,7 +377,7 @@ TEST_F(CorrectionsTest, ABadActionCodeOrAMissingKeyIsRefusedWithoutDisturbingThe
   store.commit({});
 }
 
-TEST_F(CorrectionsTest, AVersionTwoStoreIsUpgradedKeepingItsDataAndItsShortfalls) {
+TEST_P(SqliteCorrectionsTest, AVersionTwoStoreIsUpgradedKeepingItsDataAndItsShortfalls) {
   // A version-2 store built from the shipped steps, with a load of three STATE doses and one
   // FEDERAL dose written as version 2 would have written them.
   {
@@ -437,5 +430,8 @@ TEST_F(CorrectionsTest, AVersionTwoStoreIsUpgradedKeepingItsDataAndItsShortfalls
   EXPECT_EQ(scalar("SELECT doses_administered FROM inventory"), 2);
   EXPECT_EQ(text("SELECT change || '|' || version_load_id FROM vaccination_history"), "voided|1");
 }
+
+CVMS_ON_BOTH_BACKENDS(CorrectionsTest);
+CVMS_ON_SQLITE_ONLY(SqliteCorrectionsTest);
 
 }  // namespace

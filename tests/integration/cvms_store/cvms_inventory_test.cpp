@@ -40,7 +40,7 @@ class InventoryTest : public CvmsStoreTest {
                                         bool validate_only = false) {
     CvmsStore store(options_);
     store.begin(load(run_id, validate_only));
-    for (const Record& r : records) store.apply(r.values());
+    apply_all(store, records);
     store.commit({.records_read = records.size(), .records_rejected = 0});
     return store.counts();
   }
@@ -59,7 +59,7 @@ std::vector<Record> doses(int from, int to, const std::string& lot = "EW0182") {
   return records;
 }
 
-TEST_F(InventoryTest, AReceiptAddsVialsTimesTheCatalogsDosesPerVial) {
+TEST_P(InventoryTest, AReceiptAddsVialsTimesTheCatalogsDosesPerVial) {
   const auto pfizer = receive("EW0182", 3, "SHIP-1");
   EXPECT_EQ(pfizer.doses, 15);  // 5 doses per vial
   EXPECT_EQ(pfizer.on_hand, 15);
@@ -75,7 +75,7 @@ TEST_F(InventoryTest, AReceiptAddsVialsTimesTheCatalogsDosesPerVial) {
   EXPECT_EQ(scalar("SELECT doses_received FROM inventory WHERE lot_number = 'EW0182'"), 20);
 }
 
-TEST_F(InventoryTest, AUnitOfUseNdcIsRefusedNamingTheUnitOfSaleNdcsToUse) {
+TEST_P(InventoryTest, AUnitOfUseNdcIsRefusedNamingTheUnitOfSaleNdcsToUse) {
   EXPECT_EQ(refusal_of({.pin = "NCA123456", .ndc = "59267-1000-01", .lot_number = "EW0182", .vials = 1}),
             "NDC 59267-1000-01 is a unit-of-use (vial) code; inventory is received by the "
             "unit-of-sale (carton) NDC: 59267-1000-02 or 59267-1000-03");
@@ -86,13 +86,13 @@ TEST_F(InventoryTest, AUnitOfUseNdcIsRefusedNamingTheUnitOfSaleNdcsToUse) {
   EXPECT_EQ(count("inventory"), 0);
 }
 
-TEST_F(InventoryTest, AnNdcOutsideTheCatalogIsRefused) {
+TEST_P(InventoryTest, AnNdcOutsideTheCatalogIsRefused) {
   EXPECT_EQ(refusal_of({.pin = "NCA123456", .ndc = "12345-6789-01", .lot_number = "L", .vials = 1}),
             "NDC 12345-6789-01 is not a unit-of-sale NDC of the COVID-19 product catalog");
   EXPECT_EQ(count("inventory_receipts"), 0);
 }
 
-TEST_F(InventoryTest, TheSameShipmentReferenceCannotBeReceivedTwice) {
+TEST_P(InventoryTest, TheSameShipmentReferenceCannotBeReceivedTwice) {
   receive("EW0182", 2, "SHIP-7");
   const std::string refused =
       refusal_of({.pin = "NCA654321", .ndc = "59267-1000-02", .lot_number = "OTHER", .vials = 9,
@@ -106,7 +106,7 @@ TEST_F(InventoryTest, TheSameShipmentReferenceCannotBeReceivedTwice) {
   EXPECT_EQ(on_hand(), 20);
 }
 
-TEST_F(InventoryTest, AMalformedPinLotOrVialCountIsRefused) {
+TEST_P(InventoryTest, AMalformedPinLotOrVialCountIsRefused) {
   for (const char* pin : {"NCA12345", "nca123456", "XYZ123456", "NCA12345!"})
     EXPECT_EQ(refusal_of({.pin = pin, .ndc = "59267-1000-02", .lot_number = "L", .vials = 1}),
               "the PIN must be NCA followed by 6 upper-case letters or digits")
@@ -119,13 +119,13 @@ TEST_F(InventoryTest, AMalformedPinLotOrVialCountIsRefused) {
   EXPECT_EQ(count("inventory_receipts"), 0);
 }
 
-TEST_F(InventoryTest, AReceiptAtAPinWithNoLoadedDosesNeedsNoLocationRow) {
+TEST_P(InventoryTest, AReceiptAtAPinWithNoLoadedDosesNeedsNoLocationRow) {
   receive("EW0182", 1, "", "59267-1000-02", "NCA0000AB");
   EXPECT_EQ(count("locations"), 0);
   EXPECT_EQ(scalar("SELECT on_hand FROM inventory WHERE pin = 'NCA0000AB'"), 5);
 }
 
-TEST_F(InventoryTest, InventoryCallsDuringALoadAreLogicErrors) {
+TEST_P(InventoryTest, InventoryCallsDuringALoadAreLogicErrors) {
   CvmsStore store(options_);
   store.begin(load("run-1"));
   EXPECT_THROW(store.receive({.pin = "NCA123456", .ndc = "59267-1000-02", .lot_number = "L", .vials = 1}),
@@ -135,7 +135,7 @@ TEST_F(InventoryTest, InventoryCallsDuringALoadAreLogicErrors) {
   store.rollback();
 }
 
-TEST_F(InventoryTest, DosesCoveredByReceiptsRecordNoDiscrepancy) {
+TEST_P(InventoryTest, DosesCoveredByReceiptsRecordNoDiscrepancy) {
   receive("EW0182", 2);  // 10 doses
   const auto counts = load_counts("run-1", doses(0, 10));
   EXPECT_EQ(counts.short_keys, 0u);
@@ -145,7 +145,7 @@ TEST_F(InventoryTest, DosesCoveredByReceiptsRecordNoDiscrepancy) {
   EXPECT_EQ(scalar("SELECT inventory_short_doses FROM loads"), 0);
 }
 
-TEST_F(InventoryTest, DosesBeyondWhatIsOnHandStillLoadAndTheShortfallIsRecordedPerLoad) {
+TEST_P(InventoryTest, DosesBeyondWhatIsOnHandStillLoadAndTheShortfallIsRecordedPerLoad) {
   receive("EW0182", 1);  // 5 doses
   const auto first = load_counts("run-1", doses(0, 7));
   EXPECT_EQ(count("vaccinations"), 7);  // the vaccinations happened: all loaded
@@ -190,13 +190,13 @@ TEST_F(InventoryTest, DosesBeyondWhatIsOnHandStillLoadAndTheShortfallIsRecordedP
   EXPECT_EQ(found[1].on_hand, -1);
 }
 
-TEST_F(InventoryTest, FederalDosesAndRefusalsNeverCauseADiscrepancy) {
+TEST_P(InventoryTest, FederalDosesAndRefusalsNeverCauseADiscrepancy) {
   const auto counts = load_counts("run-1", {federal_dose("EV1"), refusal("EV2")});
   EXPECT_EQ(counts.short_doses, 0u);
   EXPECT_EQ(count("inventory_discrepancies"), 0);
 }
 
-TEST_F(InventoryTest, AGiveBackInTheSameLoadOffsetsATake) {
+TEST_P(InventoryTest, AGiveBackInTheSameLoadOffsetsATake) {
   receive("EW0182", 1);  // 5
   load_counts("run-1", doses(0, 5));  // on hand 0
   // Voiding one dose and adding another at the same key: net zero, nothing short.
@@ -210,7 +210,7 @@ TEST_F(InventoryTest, AGiveBackInTheSameLoadOffsetsATake) {
   EXPECT_EQ(on_hand(), 1);
 }
 
-TEST_F(InventoryTest, AnUpdateTakingFromAnEmptyLotRecordsItsShortfall) {
+TEST_P(InventoryTest, AnUpdateTakingFromAnEmptyLotRecordsItsShortfall) {
   receive("EW0182", 1);
   load_counts("run-1", doses(0, 1));
   const auto counts = load_counts("run-2", {state_dose("EV0").with("action_code", "U").with("lot_number", "FA7484")});
@@ -220,7 +220,7 @@ TEST_F(InventoryTest, AnUpdateTakingFromAnEmptyLotRecordsItsShortfall) {
   EXPECT_EQ(on_hand("FA7484"), -1);
 }
 
-TEST_F(InventoryTest, AValidateOnlyLoadReportsTheShortfallButRecordsNothing) {
+TEST_P(InventoryTest, AValidateOnlyLoadReportsTheShortfallButRecordsNothing) {
   receive("EW0182", 1);
   const auto counts = load_counts("run-dry", doses(0, 8), /*validate_only=*/true);
   EXPECT_EQ(counts.short_keys, 1u);
@@ -230,7 +230,7 @@ TEST_F(InventoryTest, AValidateOnlyLoadReportsTheShortfallButRecordsNothing) {
   EXPECT_EQ(on_hand(), 5);
 }
 
-TEST_F(InventoryTest, TheShortfallIsRightPastThePendingKeyLimit) {
+TEST_P(InventoryTest, TheShortfallIsRightPastThePendingKeyLimit) {
   // More keys than the in-memory tally holds, so it is flushed during the load.
   std::vector<Record> file;
   for (int i = 0; i < 70000; ++i) file.push_back(state_dose(numbered("EV", i)).with("lot_number", numbered("L", i)));
@@ -241,7 +241,7 @@ TEST_F(InventoryTest, TheShortfallIsRightPastThePendingKeyLimit) {
   EXPECT_EQ(scalar("SELECT sum(doses_short) FROM inventory_discrepancies"), 69999);
 }
 
-TEST_F(InventoryTest, ListingInventoryNamesProductsAndFiltersByPin) {
+TEST_P(InventoryTest, ListingInventoryNamesProductsAndFiltersByPin) {
   receive("EW0182", 2);
   receive("MOD1", 1, "", "80777-0273-99", "NCA654321");
   load_counts("run-1", doses(0, 3));
@@ -260,5 +260,7 @@ TEST_F(InventoryTest, ListingInventoryNamesProductsAndFiltersByPin) {
   EXPECT_TRUE(store.inventory("NCA999999").empty());
   EXPECT_TRUE(store.discrepancies().empty());
 }
+
+CVMS_ON_BOTH_BACKENDS(InventoryTest);
 
 }  // namespace

@@ -28,7 +28,10 @@ using vaxetl::cvms::column_index;
 static_assert(column_index("vax_event_id") == 0);
 static_assert(column_index("ndc_as_sent") == 50);
 
-TEST_F(CvmsStoreTest, OpeningANewDatabaseAppliesTheSchemaAndLoadsTheProductCatalog) {
+// SQLite's own schema files, versions and pragmas.
+class SqliteStoreTest : public CvmsStoreTest {};
+
+TEST_P(SqliteStoreTest, OpeningANewDatabaseAppliesTheSchemaAndLoadsTheProductCatalog) {
   CvmsStore store(options_);
   EXPECT_EQ(scalar("SELECT max(version) FROM schema_version"), vaxetl::cvms::kSchemaVersion);
   const auto catalog = vaxetl::sdk::DataTable::load(CVMS_PRODUCTS_FILE);
@@ -40,7 +43,7 @@ TEST_F(CvmsStoreTest, OpeningANewDatabaseAppliesTheSchemaAndLoadsTheProductCatal
   EXPECT_EQ(text("PRAGMA journal_mode"), "wal");
 }
 
-TEST_F(CvmsStoreTest, ReopeningAnExistingDatabaseKeepsItsDataAndReappliesTheSchemaHarmlessly) {
+TEST_P(SqliteStoreTest, ReopeningAnExistingDatabaseKeepsItsDataAndReappliesTheSchemaHarmlessly) {
   load_file("run-1", {state_dose("EV1")});
   const auto products = count("products");
   for (int i = 0; i < 2; ++i) {
@@ -53,7 +56,7 @@ TEST_F(CvmsStoreTest, ReopeningAnExistingDatabaseKeepsItsDataAndReappliesTheSche
   EXPECT_EQ(count("vaccinations"), 2);
 }
 
-TEST_F(CvmsStoreTest, AVersionOneStoreIsUpgradedInPlaceKeepingItsRows) {
+TEST_P(SqliteStoreTest, AVersionOneStoreIsUpgradedInPlaceKeepingItsRows) {
   // Build a version-1 store by hand from schema.sql alone, with one vaccination in it.
   {
     std::ifstream in(CVMS_SCHEMA_FILE);
@@ -84,7 +87,7 @@ TEST_F(CvmsStoreTest, AVersionOneStoreIsUpgradedInPlaceKeepingItsRows) {
   EXPECT_EQ(text("SELECT dose_num || ' ' || admin_type FROM vaccinations WHERE vax_event_id = 'EV-NEW'"), "2 17");
 }
 
-TEST_F(CvmsStoreTest, ADemographicsRecordCreatesThenUpdatesTheRecipientWithoutAVaccination) {
+TEST_P(CvmsStoreTest, ADemographicsRecordCreatesThenUpdatesTheRecipientWithoutAVaccination) {
   Record adt;
   adt["record_type"] = "DEMOGRAPHICS";
   adt["org_code"] = "ORG1";
@@ -102,7 +105,7 @@ TEST_F(CvmsStoreTest, ADemographicsRecordCreatesThenUpdatesTheRecipientWithoutAV
             "Ada Lovelace Raleigh");
 }
 
-TEST_F(CvmsStoreTest, ARedactedRecordKeepsTheIdentifiedDemographicsAlreadyStored) {
+TEST_P(CvmsStoreTest, ARedactedRecordKeepsTheIdentifiedDemographicsAlreadyStored) {
   Record identified = state_dose("EV-I", "MRN-J");
   identified["recip_first_name"] = "Grace";
   identified["recip_last_name"] = "Hopper";
@@ -120,7 +123,7 @@ TEST_F(CvmsStoreTest, ARedactedRecordKeepsTheIdentifiedDemographicsAlreadyStored
             "Grace Hopper 1 Navy Way");
 }
 
-TEST_F(CvmsStoreTest, ADatabaseWithANewerSchemaVersionIsRefused) {
+TEST_P(SqliteStoreTest, ADatabaseWithANewerSchemaVersionIsRefused) {
   { CvmsStore store(options_); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(options_.database.c_str(), &db), SQLITE_OK);
@@ -130,7 +133,7 @@ TEST_F(CvmsStoreTest, ADatabaseWithANewerSchemaVersionIsRefused) {
   EXPECT_THROW(CvmsStore{options_}, vaxetl::cvms::StoreError);
 }
 
-TEST_F(CvmsStoreTest, AMissingCatalogOrSchemaFileIsAStoreError) {
+TEST_P(CvmsStoreTest, AMissingCatalogOrSchemaFileIsAStoreError) {
   StoreOptions bad = options_;
   bad.products_path = (dir_ / "absent.tsv").string();
   EXPECT_THROW(CvmsStore{bad}, vaxetl::cvms::StoreError);
@@ -139,7 +142,7 @@ TEST_F(CvmsStoreTest, AMissingCatalogOrSchemaFileIsAStoreError) {
   EXPECT_THROW(CvmsStore{bad}, vaxetl::cvms::StoreError);
 }
 
-TEST_F(CvmsStoreTest, ANewRecordIsInsertedWithItsOrganizationLocationAndRecipient) {
+TEST_P(CvmsStoreTest, ANewRecordIsInsertedWithItsOrganizationLocationAndRecipient) {
   EXPECT_EQ(load_file("run-1", {state_dose("EV1")}), std::vector{ApplyOutcome::Inserted});
   EXPECT_EQ(count("organizations"), 1);
   EXPECT_EQ(text("SELECT org_code FROM organizations"), "ACMEPHARM");
@@ -156,7 +159,7 @@ TEST_F(CvmsStoreTest, ANewRecordIsInsertedWithItsOrganizationLocationAndRecipien
   EXPECT_EQ(scalar("SELECT reported_to_cdc FROM vaccinations"), 0);
 }
 
-TEST_F(CvmsStoreTest, RerunningTheSameRecordsInALaterLoadReportsUnchangedAndChangesNothing) {
+TEST_P(CvmsStoreTest, RerunningTheSameRecordsInALaterLoadReportsUnchangedAndChangesNothing) {
   const std::vector<Record> file = {state_dose("EV1"), state_dose("EV2"), federal_dose("EV3"),
                                     refusal("EV4"), state_dose("EV5", "MRN002")};
   load_file("run-1", file);
@@ -173,7 +176,7 @@ TEST_F(CvmsStoreTest, RerunningTheSameRecordsInALaterLoadReportsUnchangedAndChan
   EXPECT_EQ(count("loads"), 2);
 }
 
-TEST_F(CvmsStoreTest, AStoredEventResentWithDifferentContentConflictsAndTheStoredRowIsKept) {
+TEST_P(CvmsStoreTest, AStoredEventResentWithDifferentContentConflictsAndTheStoredRowIsKept) {
   load_file("run-1", {state_dose("EV1")});
   const Record changed = state_dose("EV1").with("lot_number", "FA7484");  // action A
   EXPECT_EQ(load_file("run-2", {changed}), std::vector{ApplyOutcome::ConflictsWithStored});
@@ -183,13 +186,13 @@ TEST_F(CvmsStoreTest, AStoredEventResentWithDifferentContentConflictsAndTheStore
   EXPECT_EQ(scalar("SELECT records_conflicting FROM loads WHERE run_id = 'run-2'"), 1);
 }
 
-TEST_F(CvmsStoreTest, ActionCodeAndTheNdcAsSentDoNotMakeAResubmissionDifferent) {
+TEST_P(CvmsStoreTest, ActionCodeAndTheNdcAsSentDoNotMakeAResubmissionDifferent) {
   load_file("run-1", {state_dose("EV1")});
   const Record resent = state_dose("EV1").with("action_code", "U").with("ndc_as_sent", "59267-1000-01");
   EXPECT_EQ(load_file("run-2", {resent}), std::vector{ApplyOutcome::Unchanged});
 }
 
-TEST_F(CvmsStoreTest, TheSameEventTwiceInOneFileIsADuplicateInFile) {
+TEST_P(CvmsStoreTest, TheSameEventTwiceInOneFileIsADuplicateInFile) {
   EXPECT_EQ(load_file("run-1", {state_dose("EV1"), state_dose("EV1"),
                                 state_dose("EV1").with("lot_number", "FA7484")}),
             (std::vector{ApplyOutcome::Inserted, ApplyOutcome::DuplicateInFile,
@@ -203,14 +206,14 @@ TEST_F(CvmsStoreTest, TheSameEventTwiceInOneFileIsADuplicateInFile) {
   EXPECT_EQ(scalar("SELECT records_duplicate FROM loads WHERE run_id = 'run-1'"), 2);
 }
 
-TEST_F(CvmsStoreTest, EventIdsAreUniquePerOrganizationNotGlobally) {
+TEST_P(CvmsStoreTest, EventIdsAreUniquePerOrganizationNotGlobally) {
   EXPECT_EQ(load_file("run-1", {state_dose("EV1"), state_dose("EV1").with("org_code", "OTHERORG")}),
             (std::vector{ApplyOutcome::Inserted, ApplyOutcome::Inserted}));
   EXPECT_EQ(count("organizations"), 2);
   EXPECT_EQ(count("recipients"), 2);  // recip_id is the organization's own identifier
 }
 
-TEST_F(CvmsStoreTest, AStateDoseAddsOneAdministeredDoseAtItsPinNdcAndLot) {
+TEST_P(CvmsStoreTest, AStateDoseAddsOneAdministeredDoseAtItsPinNdcAndLot) {
   load_file("run-1", {state_dose("EV1"), state_dose("EV2"), state_dose("EV3").with("lot_number", "FA7484"),
                       state_dose("EV4").with("vtrcks_prov_pin", "NCA654321")});
   EXPECT_EQ(administered("EW0182"), 2);
@@ -222,20 +225,20 @@ TEST_F(CvmsStoreTest, AStateDoseAddsOneAdministeredDoseAtItsPinNdcAndLot) {
   EXPECT_EQ(scalar("SELECT state_doses FROM loads WHERE run_id = 'run-1'"), 4);
 }
 
-TEST_F(CvmsStoreTest, AFederalDoseIsStoredButNeverTouchesInventory) {
+TEST_P(CvmsStoreTest, AFederalDoseIsStoredButNeverTouchesInventory) {
   EXPECT_EQ(load_file("run-1", {federal_dose("EV1")}), std::vector{ApplyOutcome::Inserted});
   EXPECT_EQ(count("vaccinations"), 1);
   EXPECT_EQ(count("inventory"), 0);
   EXPECT_EQ(scalar("SELECT reported_to_cdc FROM vaccinations"), 1);
 }
 
-TEST_F(CvmsStoreTest, ARefusalIsStoredButNeverTouchesInventory) {
+TEST_P(CvmsStoreTest, ARefusalIsStoredButNeverTouchesInventory) {
   EXPECT_EQ(load_file("run-1", {refusal("EV1")}), std::vector{ApplyOutcome::Inserted});
   EXPECT_EQ(count("inventory"), 0);
   EXPECT_EQ(scalar("SELECT count(*) FROM vaccinations WHERE ndc IS NULL AND vax_refusal = 'YES'"), 1);
 }
 
-TEST_F(CvmsStoreTest, InventoryTotalsStayRightPastThePendingKeyLimit) {
+TEST_P(CvmsStoreTest, InventoryTotalsStayRightPastThePendingKeyLimit) {
   std::vector<Record> file;
   for (int i = 0; i < 5000; ++i)
     file.push_back(state_dose(numbered("EV", i)).with("lot_number", numbered("L", i % 4500)));
@@ -245,7 +248,7 @@ TEST_F(CvmsStoreTest, InventoryTotalsStayRightPastThePendingKeyLimit) {
   EXPECT_EQ(scalar("SELECT doses_administered FROM inventory WHERE lot_number = 'L10'"), 2);
 }
 
-TEST_F(CvmsStoreTest, ARecipientWithSeveralDosesIsStoredOnce) {
+TEST_P(CvmsStoreTest, ARecipientWithSeveralDosesIsStoredOnce) {
   load_file("run-1", {state_dose("EV1"), state_dose("EV2", "MRN002"), state_dose("EV3")});
   load_file("run-2", {state_dose("EV4").with("dose_status", "Dose Two Administered")});
   EXPECT_EQ(count("recipients"), 2);
@@ -253,7 +256,7 @@ TEST_F(CvmsStoreTest, ARecipientWithSeveralDosesIsStoredOnce) {
                    "WHERE vax_event_id IN ('EV1', 'EV3', 'EV4')"), 1);
 }
 
-TEST_F(CvmsStoreTest, ANewDoseWithChangedDemographicsUpdatesTheRecipientButAReplayDoesNot) {
+TEST_P(CvmsStoreTest, ANewDoseWithChangedDemographicsUpdatesTheRecipientButAReplayDoesNot) {
   load_file("run-1", {state_dose("EV1")});
   load_file("run-2", {state_dose("EV2").with("recip_address_street", "9 ELM ST")});
   EXPECT_EQ(text("SELECT recip_address_street FROM recipients"), "9 ELM ST");
@@ -263,7 +266,7 @@ TEST_F(CvmsStoreTest, ANewDoseWithChangedDemographicsUpdatesTheRecipientButARepl
   EXPECT_EQ(count("recipients"), 1);
 }
 
-TEST_F(CvmsStoreTest, AResubmissionNamingANewRecipientOrLocationLeavesNoOrphanRows) {
+TEST_P(CvmsStoreTest, AResubmissionNamingANewRecipientOrLocationLeavesNoOrphanRows) {
   load_file("run-1", {state_dose("EV1")});
   const Record moved = state_dose("EV1", "MRN999").with("vtrcks_prov_pin", "NCA999999");
   EXPECT_EQ(load_file("run-2", {moved, state_dose("EV2")}),
@@ -272,7 +275,7 @@ TEST_F(CvmsStoreTest, AResubmissionNamingANewRecipientOrLocationLeavesNoOrphanRo
   EXPECT_EQ(count("locations"), 1);
 }
 
-TEST_F(CvmsStoreTest, ValidateOnlyReportsTheOutcomesButLeavesNoRows) {
+TEST_P(CvmsStoreTest, ValidateOnlyReportsTheOutcomesButLeavesNoRows) {
   CvmsStore store(options_);
   store.begin(load("run-1", /*validate_only=*/true));
   EXPECT_EQ(store.apply(state_dose("EV1").values()), ApplyOutcome::Inserted);
@@ -289,7 +292,7 @@ TEST_F(CvmsStoreTest, ValidateOnlyReportsTheOutcomesButLeavesNoRows) {
   EXPECT_EQ(count("vaccinations"), 1);
 }
 
-TEST_F(CvmsStoreTest, RollbackLeavesNoRowsAndTheStoreUsable) {
+TEST_P(CvmsStoreTest, RollbackLeavesNoRowsAndTheStoreUsable) {
   CvmsStore store(options_);
   store.begin(load("run-1"));
   store.apply(state_dose("EV1").values());
@@ -304,7 +307,7 @@ TEST_F(CvmsStoreTest, RollbackLeavesNoRowsAndTheStoreUsable) {
   EXPECT_EQ(administered(), 1);
 }
 
-TEST_F(CvmsStoreTest, DestroyingTheStoreWithoutCommitLeavesNoRows) {
+TEST_P(CvmsStoreTest, DestroyingTheStoreWithoutCommitLeavesNoRows) {
   {
     CvmsStore store(options_);
     store.begin(load("run-1"));
@@ -315,7 +318,7 @@ TEST_F(CvmsStoreTest, DestroyingTheStoreWithoutCommitLeavesNoRows) {
   EXPECT_FALSE(reopened.find_load("sha-run-1").has_value());
 }
 
-TEST_F(CvmsStoreTest, AProcessThatDiesMidLoadLeavesNoRows) {
+TEST_P(CvmsStoreTest, AProcessThatDiesMidLoadLeavesNoRows) {
   { CvmsStore created(options_); }
   const pid_t child = fork();
   ASSERT_GE(child, 0);
@@ -337,7 +340,7 @@ TEST_F(CvmsStoreTest, AProcessThatDiesMidLoadLeavesNoRows) {
   expect_no_load_rows();
 }
 
-TEST_F(CvmsStoreTest, TheLoadsRowRecordsTheInputAndItsCountsInTheSameTransaction) {
+TEST_P(CvmsStoreTest, TheLoadsRowRecordsTheInputAndItsCountsInTheSameTransaction) {
   CvmsStore store(options_);
   store.begin(load("run-1"));
   store.apply(state_dose("EV1").values());
@@ -361,7 +364,7 @@ TEST_F(CvmsStoreTest, TheLoadsRowRecordsTheInputAndItsCountsInTheSameTransaction
   EXPECT_FALSE(store.find_load("sha-unknown").has_value());
 }
 
-TEST_F(CvmsStoreTest, ARecordLackingAKeyIsRefusedWithoutDisturbingTheLoad) {
+TEST_P(CvmsStoreTest, ARecordLackingAKeyIsRefusedWithoutDisturbingTheLoad) {
   CvmsStore store(options_);
   store.begin(load("run-1"));
   for (const char* key : {"org_code", "vax_event_id", "vtrcks_prov_pin", "recip_id"})
@@ -372,7 +375,7 @@ TEST_F(CvmsStoreTest, ARecordLackingAKeyIsRefusedWithoutDisturbingTheLoad) {
   EXPECT_EQ(count("vaccinations"), 1);
 }
 
-TEST_F(CvmsStoreTest, CallsOutOfOrderAreLogicErrors) {
+TEST_P(CvmsStoreTest, CallsOutOfOrderAreLogicErrors) {
   CvmsStore store(options_);
   EXPECT_THROW(store.apply(state_dose("EV1").values()), std::logic_error);
   EXPECT_THROW(store.commit({}), std::logic_error);
@@ -382,7 +385,7 @@ TEST_F(CvmsStoreTest, CallsOutOfOrderAreLogicErrors) {
   store.rollback();  // harmless when nothing is open
 }
 
-TEST_F(CvmsStoreTest, ASecondWriterGetsStoreBusyWhileALoadIsOpen) {
+TEST_P(CvmsStoreTest, ASecondWriterGetsStoreBusyWhileALoadIsOpen) {
   CvmsStore first(options_);
   first.begin(load("run-1"));
   first.apply(state_dose("EV1").values());
@@ -397,7 +400,7 @@ TEST_F(CvmsStoreTest, ASecondWriterGetsStoreBusyWhileALoadIsOpen) {
   second.commit({});
 }
 
-TEST_F(CvmsStoreTest, ContentHashCountsFieldBoundaries) {
+TEST_P(CvmsStoreTest, ContentHashCountsFieldBoundaries) {
   Record a = state_dose("EV1"), b = state_dose("EV1");
   a["recip_first_name"] = "AB";
   a["recip_middle_name"] = "";
@@ -406,5 +409,8 @@ TEST_F(CvmsStoreTest, ContentHashCountsFieldBoundaries) {
   EXPECT_NE(vaxetl::cvms::content_hash(a.values()), vaxetl::cvms::content_hash(b.values()));
   EXPECT_EQ(vaxetl::cvms::content_hash(a.values()), vaxetl::cvms::content_hash(a.values()));
 }
+
+CVMS_ON_BOTH_BACKENDS(CvmsStoreTest);
+CVMS_ON_SQLITE_ONLY(SqliteStoreTest);
 
 }  // namespace

@@ -49,7 +49,7 @@ class InventoryToolTest : public CvmsStoreTest {
   }
 };
 
-TEST_F(InventoryToolTest, ReceivePrintsTheDosesAddedAndTheNewOnHand) {
+TEST_P(InventoryToolTest, ReceivePrintsTheDosesAddedAndTheNewOnHand) {
   const Result r = run({"receive", "--pin", "NCA123456", "--ndc", "80777-0273-99", "--lot", "MOD1",
                         "--vials", "3", "--reference", "SHIP-1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -62,7 +62,7 @@ TEST_F(InventoryToolTest, ReceivePrintsTheDosesAddedAndTheNewOnHand) {
   EXPECT_NE(again.out.find("on hand: 40 doses"), std::string::npos) << again.out;
 }
 
-TEST_F(InventoryToolTest, ShowPrintsAnAlignedTableAndMarksShortRows) {
+TEST_P(InventoryToolTest, ShowPrintsAnAlignedTableAndMarksShortRows) {
   { CvmsStore store(options_); store.receive({.pin = "NCA123456", .ndc = "59267-1000-02", .lot_number = "EW0182", .vials = 1}); }
   load_file("run-1", {state_dose("EV1"), state_dose("EV2").with("lot_number", "FA7484")});
   const Result r = run({"show"});
@@ -77,7 +77,7 @@ TEST_F(InventoryToolTest, ShowPrintsAnAlignedTableAndMarksShortRows) {
   EXPECT_EQ(other.out, "no state inventory at NCA654321\n");
 }
 
-TEST_F(InventoryToolTest, ShowDiscrepanciesListsTheShortKeysWithTheirLoads) {
+TEST_P(InventoryToolTest, ShowDiscrepanciesListsTheShortKeysWithTheirLoads) {
   load_file("run-1", {state_dose("EV1"), state_dose("EV2")});
   const Result r = run({"show", "--discrepancies"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -89,7 +89,7 @@ TEST_F(InventoryToolTest, ShowDiscrepanciesListsTheShortKeysWithTheirLoads) {
   EXPECT_EQ(none.out, "no inventory discrepancies at NCA654321\n");
 }
 
-TEST_F(InventoryToolTest, RefusalsExitWith65AndSayWhatToSendInstead) {
+TEST_P(InventoryToolTest, RefusalsExitWith65AndSayWhatToSendInstead) {
   const Result unit_of_use = run({"receive", "--pin", "NCA123456", "--ndc", "59267-1000-01", "--lot", "L", "--vials", "1"});
   EXPECT_EQ(unit_of_use.exit_code, 65);
   EXPECT_NE(unit_of_use.err.find("59267-1000-02 or 59267-1000-03"), std::string::npos) << unit_of_use.err;
@@ -107,7 +107,7 @@ TEST_F(InventoryToolTest, RefusalsExitWith65AndSayWhatToSendInstead) {
   EXPECT_EQ(count("inventory_receipts"), 1);
 }
 
-TEST_F(InventoryToolTest, UsageErrorsExitWith64) {
+TEST_P(InventoryToolTest, UsageErrorsExitWith64) {
   EXPECT_EQ(run({}, /*default_store=*/true).exit_code, 64);
   EXPECT_EQ(run({"count"}).exit_code, 64);
   EXPECT_EQ(run({"show", "--colour"}).exit_code, 64);
@@ -121,7 +121,7 @@ TEST_F(InventoryToolTest, UsageErrorsExitWith64) {
   EXPECT_NE(help.out.find("vaxetl-inventory receive"), std::string::npos);
 }
 
-TEST_F(InventoryToolTest, StoreFailuresExitWith70) {
+TEST_P(InventoryToolTest, StoreFailuresExitWith70) {
   const Result missing = run({"show", "--store", (dir_ / "absent.sqlite").string()}, /*default_store=*/true);
   EXPECT_EQ(missing.exit_code, 70);
   EXPECT_NE(missing.err.find("no CVMS store at"), std::string::npos) << missing.err;
@@ -137,7 +137,7 @@ TEST_F(InventoryToolTest, StoreFailuresExitWith70) {
   EXPECT_NE(no_schema.err.find("absent.sql"), std::string::npos) << no_schema.err;
 }
 
-TEST_F(InventoryToolTest, TheDefaultStoreIsTheOneThePipelinesUse) {
+TEST_P(InventoryToolTest, TheDefaultStoreIsTheOneThePipelinesUse) {
   const fs::path home = dir_ / "home";
   const Result r = run({"receive", "--pin", "NCA123456", "--ndc", "59267-1000-02", "--lot", "L", "--vials", "2"},
                        /*default_store=*/true, home.string());
@@ -151,5 +151,7 @@ TEST_F(InventoryToolTest, TheDefaultStoreIsTheOneThePipelinesUse) {
   const Result shown = run({"show"}, /*default_store=*/true, home.string());
   EXPECT_NE(shown.out.find("       10             0       10"), std::string::npos) << shown.out;
 }
+
+CVMS_ON_SQLITE_ONLY(InventoryToolTest);
 
 }  // namespace

@@ -1,7 +1,16 @@
-// The persisted master patient index: a SQLite file holding the masters, the values each has
-// seen, the append-only decision log, possible matches under review, operators' merges and the
-// estimated models. The schema is data (plugins/mpi/data/mpi-schema*.sql); docs/mpi-operations.md
-// describes it for operators.
+// The persisted master patient index: the masters, the values each has seen, the append-only
+// decision log, possible matches under review, operators' merges and the estimated models, in a
+// SQLite file or a PostgreSQL database, chosen by StoreOptions::path read as a store location
+// (db::Location: a file path, or postgresql://...). docs/mpi-operations.md describes both for
+// operators. The same API and behaviour on both; what differs is below.
+//
+// SQLite: the schema is data (plugins/mpi/data/mpi-schema*.sql), created and upgraded on open.
+// PostgreSQL: the schema is versioned migrations (plugins/mpi/data/migrations/postgresql/
+// NNNN_*.sql, component "mpi", tables in the schema "mpi") applied by `vaxetl db migrate`
+// (db::migrate); opening applies nothing and refuses a database with pending migrations.
+// Decisions, reviews and replays are buffered and sent by COPY (before any other statement
+// and at commit), persist() sends masters and values by COPY, and load() reads the index with
+// two streaming COPY ... TO STDOUT queries: no row-by-row round trips on the hot paths.
 //
 // A load is one transaction, taken before the index is read so that nothing changes under it:
 //
@@ -14,6 +23,17 @@
 //   store.commit();                      // or rollback(); the destructor rolls back
 //
 // Nothing of a load is visible before commit(); a crash leaves the index as it was.
+//
+// One writer at a time, on both backends, from begin() (before load()) to commit(): SQLite's
+// BEGIN IMMEDIATE; on PostgreSQL a transaction-scoped advisory lock (pg_advisory_xact_lock)
+// taken in begin(), waited for up to busy_timeout_ms (lock_timeout) and then StoreBusy, and
+// released by commit, rollback or the death of the process's connection. Why a lock and not an
+// id sequence plus a conflict check: a load matches against the index it read into memory at
+// its start, so two loads at once would not only race for ids, they would each miss the other's
+// new masters and give one person two masters; serializing loads keeps "the index in memory is
+// the index" true. Ids then come from max(mpi_id) + 1 as on SQLite and can never be handed out
+// twice (the primary key would fail the second load rather than merge two people). A second
+// process waits for the first load to commit and then loads the index with its masters.
 // With StoreOptions::dry_run (validate mode) the store reads inside one transaction that is
 // rolled back when it closes, and refuses to write: a dry run leaves no trace.
 //
@@ -23,7 +43,8 @@
 // exactly its own values and ends the alias.
 //
 // Not thread-safe: one MpiStore per thread. PHI: the index stores values (it is a store, like
-// CVMS); no exception message of this class contains one.
+// CVMS); no exception message of this class contains one (PostgreSQL errors carry the server's
+// primary message only, never its DETAIL, which may quote a row).
 #pragma once
 
 #include <cstddef>
@@ -41,13 +62,14 @@
 
 namespace vaxetl::mpi {
 
-// The schema version this build writes. Opening an index whose version is newer throws.
+// The SQLite schema version this build writes. Opening an index whose version is newer throws.
 inline constexpr int kIndexSchemaVersion = 2;
 
 struct StoreOptions {
-  std::string path;      // the SQLite index file
-  std::string data_dir;  // holds mpi-schema.sql and mpi-schema-NNNN.sql
+  std::string path;      // the SQLite index file, or a PostgreSQL URL (db::Location)
+  std::string data_dir;  // holds mpi-schema.sql, mpi-schema-NNNN.sql, migrations/postgresql/
   bool create = true;    // false: an absent file throws IndexMissing instead of being created
+                         // (SQLite; a PostgreSQL index is created by `vaxetl db migrate`)
   bool dry_run = false;  // read in one transaction rolled back on close; writes throw
   int busy_timeout_ms = 30'000;  // wait this long for another writer before StoreBusy
   std::size_t cache_kib = 64 * 1024;
@@ -57,7 +79,8 @@ class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-// Another connection holds the write lock past the busy timeout (a load in progress).
+// Another connection holds the write lock past the busy timeout (a load in progress), or
+// PostgreSQL broke a deadlock.
 class StoreBusy : public StoreError {
  public:
   using StoreError::StoreError;
@@ -205,19 +228,23 @@ std::string utc_timestamp();
 
 class MpiStore {
  public:
-  // Opens (or creates) the index and brings its schema up to kIndexSchemaVersion. Throws
-  // IndexMissing, StoreBusy, or StoreError (unreadable schema files, a newer schema, SQLite).
+  // SQLite: opens (or creates) the index and brings its schema up to kIndexSchemaVersion.
+  // PostgreSQL: connects and checks the mpi migrations; pending ones throw StoreError saying
+  // to run `vaxetl db migrate PIPELINE`. Throws IndexMissing, StoreBusy, or StoreError
+  // (unreadable schema files, a newer schema, the database).
   explicit MpiStore(const StoreOptions& options);
   ~MpiStore();  // rolls back an open transaction
   MpiStore(const MpiStore&) = delete;
   MpiStore& operator=(const MpiStore&) = delete;
 
+  // The location for messages: the SQLite path, or the URL with any password shown as ***.
   const std::string& path() const noexcept;
   bool dry_run() const noexcept;
 
   // ---- one load -------------------------------------------------------------------------
-  // BEGIN IMMEDIATE: the write lock, held until commit() or rollback(); what follows is written
-  // for `run`. A dry run is already inside its read transaction: begin() does nothing.
+  // The write lock (see above), held until commit() or rollback(); what follows is written for
+  // `run`. A dry run is already inside its read transaction (on PostgreSQL a READ ONLY,
+  // REPEATABLE READ snapshot): begin() does nothing.
   void begin(const LoadRun& run);
   void commit();
   void rollback() noexcept;
@@ -233,7 +260,8 @@ class MpiStore {
   std::int64_t append_decision(const DecisionContext& context, const MatchResult& result);
   // Appends a rerun's decision: a copy of decision `original_seq` (its decision, score,
   // comparison and model version) for this run, giving the record `mpi_id_now` (the original
-  // master followed through merges). No review: the original's still stands.
+  // master followed through merges). No review: the original's still stands. A missing
+  // original throws StoreError (on PostgreSQL when the buffered rows are sent, by commit()).
   std::int64_t append_replay(const DecisionContext& context, std::int64_t original_seq,
                              MasterId mpi_id_now);
   // Stores a new model version, estimated by this load, and returns it. Needs begin().

@@ -15,6 +15,8 @@
 //   3. settle() moves the remote file from processing/ to done/ (or parked/) once its run ended.
 // A file found in processing/ by a restarted daemon is one it took and did not settle:
 // in_processing() lists them so the daemon can finish them (the database claim says by whom).
+// Direct has no directories: "processing/" is an IMAP keyword on the message, and settling
+// moves the message to a done or parked mailbox once all its files are settled.
 //
 // Remote names are never trusted as paths: every name a channel returns or accepts passes
 // is_safe_file_name(), and local paths are built only from such names.

@@ -296,6 +296,21 @@ TEST_F(DirectChannelTest, AReplyTravelsSignedAndEncryptedToTheProvider) {
   provider->settle(*reply, Settlement::Done);
 }
 
+TEST_F(DirectChannelTest, OnlyOneOfTwoPollersClaimsAMessage) {
+  ours->append(box, provider_message({{"a.txt", "abc"}}, peer_cert, peer_key));
+  auto first = open();
+  auto second = open();
+  auto seen_by_first = first->list_ready();
+  auto seen_by_second = second->list_ready();
+  ASSERT_EQ(seen_by_first.size(), 1u);
+  ASSERT_EQ(seen_by_second.size(), 1u);
+  first->fetch(seen_by_first[0], local / "first.txt");
+  EXPECT_FALSE(error_of([&] { second->fetch(seen_by_second[0], local / "second.txt"); }).transient());
+  EXPECT_FALSE(fs::exists(local / "second.txt"));
+  EXPECT_TRUE(second->list_ready().empty());
+  EXPECT_EQ(second->in_processing().size(), 1u) << "a restarted daemon would find it there";
+}
+
 TEST_F(DirectChannelTest, AServerCertificateFromAnotherCaIsRefused) {
   auto channel = open({{"tls_ca_file", anchor}});
   EXPECT_FALSE(error_of([&] { channel->list_ready(); }).transient());

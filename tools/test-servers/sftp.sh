@@ -5,7 +5,10 @@
 #   VAXETL_TEST_SFTP_KEY          the client's private key (no passphrase)
 #   VAXETL_TEST_SFTP_KNOWN_HOSTS  a known_hosts file holding the server's host key
 #   VAXETL_TEST_SFTP_ROOT         an absolute directory the SFTP user reads and writes (so do the tests)
-# The SFTP user is the one running this script (root in CI: root logs in with the key only).
+#   VAXETL_TEST_SFTP_PASSWORD_USER, VAXETL_TEST_SFTP_PASSWORD   (as root only) a second user,
+#                                 vaxetl-sftp, who logs in with a password
+# The key user is the one running this script (root in CI: root logs in with the key only).
+# As root, the system user vaxetl-sftp is created if missing and given a new random password.
 # `stop DIR` stops it.
 set -euo pipefail
 verb=${1:?usage: sftp.sh start|stop DIR}
@@ -47,14 +50,22 @@ chmod 600 "$dir/authorized_keys" "$dir/client_key" "$dir/host_key"
 echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/host_key.pub")" > "$dir/known_hosts"
 mkdir -p "$dir/root"
 # sshd needs its privilege-separation directory when started as root.
-if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd && chmod 755 /run/sshd; fi
+password_user=
+if [ "$(id -u)" -eq 0 ]; then
+  mkdir -p /run/sshd && chmod 755 /run/sshd
+  password_user=vaxetl-sftp
+  id "$password_user" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$password_user"
+  password=$(openssl rand -hex 12)
+  echo "$password_user:$password" | chpasswd
+fi
 
 cat > "$dir/sshd_config" <<CONFIG
 ListenAddress 127.0.0.1:$port
 HostKey $dir/host_key
 PidFile none
 AuthorizedKeysFile $dir/authorized_keys
-AllowUsers $user
+AllowUsers $user $password_user
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -70,6 +81,12 @@ LogLevel VERBOSE
 Subsystem sftp internal-sftp
 ForceCommand internal-sftp
 CONFIG
+if [ -n "$password_user" ]; then
+  cat >> "$dir/sshd_config" <<CONFIG
+Match User $password_user
+  PasswordAuthentication yes
+CONFIG
+fi
 
 "$sshd" -t -f "$dir/sshd_config" || { echo "sftp.sh: sshd refused its configuration" >&2; exit 1; }
 nohup "$sshd" -D -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null >/dev/null 2>&1 &
@@ -86,3 +103,7 @@ echo "VAXETL_TEST_SFTP_USER=$user"
 echo "VAXETL_TEST_SFTP_KEY=$dir/client_key"
 echo "VAXETL_TEST_SFTP_KNOWN_HOSTS=$dir/known_hosts"
 echo "VAXETL_TEST_SFTP_ROOT=$dir/root"
+if [ -n "$password_user" ]; then
+  echo "VAXETL_TEST_SFTP_PASSWORD_USER=$password_user"
+  echo "VAXETL_TEST_SFTP_PASSWORD=$password"
+fi

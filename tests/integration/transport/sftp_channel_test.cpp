@@ -1,4 +1,7 @@
 // The SFTP channel against a real OpenSSH server on loopback (tools/test-servers/sftp.sh).
+#include <pwd.h>
+#include <unistd.h>
+
 #include "sftp_fixture.hpp"
 
 namespace vaxetl::transport {
@@ -200,6 +203,36 @@ TEST_F(SftpChannelTest, SendUploadsUnderATemporaryNameAndNeverOverwrites) {
   EXPECT_EQ(files_in(remote + "/out"), std::vector<std::string>{"a_ERR.txt"}) << "no temporary file left";
   EXPECT_THROW(channel->send(local / "other.txt", "../escape.txt", origin), TransportError);
   EXPECT_FALSE(fs::exists(remote + "/escape.txt"));
+}
+
+TEST_F(SftpChannelTest, PasswordLoginFromTheEnvironment) {
+  std::string password_user, password;
+  VAXETL_TEST_SERVER_SETTING("VAXETL_TEST_SFTP_PASSWORD_USER", password_user);
+  VAXETL_TEST_SERVER_SETTING("VAXETL_TEST_SFTP_PASSWORD", password);
+  const struct passwd* account = ::getpwnam(password_user.c_str());
+  ASSERT_NE(account, nullptr);
+  write_file(remote + "/in/a.txt", "abc");
+  write_file(local / "reply.txt", "reply");
+  for (const std::string& path : {remote, remote + "/in", remote + "/in/a.txt"})
+    ASSERT_EQ(::chown(path.c_str(), account->pw_uid, account->pw_gid), 0) << path;
+  ::setenv("VAXETL_TEST_SFTP_PASSWORD_VALUE", password.c_str(), 1);
+  ::setenv("VAXETL_TEST_SFTP_WRONG_PASSWORD", "not-the-password", 1);
+  auto s = settings();
+  s.erase("private_key");
+  s["user"] = password_user;
+  s["password_env"] = "VAXETL_TEST_SFTP_PASSWORD_VALUE";
+  auto channel = open_channel(ChannelConfig{"provider1", "sftp", s});
+  auto ready = settled_listing(*channel);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(channel->fetch(ready[0], local / "a.txt").sha256, kAbcSha256);
+  channel->send(local / "reply.txt", "a_ERR.txt", ready[0]);
+  EXPECT_EQ(read_file(remote + "/out/a_ERR.txt"), "reply");
+
+  s["password_env"] = "VAXETL_TEST_SFTP_WRONG_PASSWORD";
+  auto refused = open_channel(ChannelConfig{"provider1", "sftp", s});
+  EXPECT_FALSE(error_of([&] { refused->list_ready(); }).transient());
+  s["private_key"] = key;
+  EXPECT_THROW(open_channel(ChannelConfig{"provider1", "sftp", s}), std::invalid_argument) << "key or password, not both";
 }
 
 TEST_F(SftpChannelTest, AServerThatIsNotThereIsATransientError) {

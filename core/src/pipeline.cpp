@@ -11,6 +11,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "db/database.hpp"
+
 namespace vaxetl {
 
 namespace fs = std::filesystem;
@@ -401,6 +403,7 @@ const char* type_name(vaxetl_config_type type) {
     case VAXETL_CONFIG_ENUM: return "one of";
     case VAXETL_CONFIG_PATH: return "a path";
     case VAXETL_CONFIG_DOUBLE: return "a number";
+    case VAXETL_CONFIG_STORE: return "a store location (SQLite path or PostgreSQL URL)";
   }
   return "a valid value";
 }
@@ -549,22 +552,39 @@ BoundPipeline bind_pipeline(const PipelineSpec& spec, PluginRegistry& registry) 
   return bound;
 }
 
+namespace {
+
+// A store location as it may be printed: a PostgreSQL URL without its password.
+std::string shown_store(const std::string& value) {
+  try {
+    return db::Location::parse(value).display();
+  } catch (const std::invalid_argument&) {
+    return value;
+  }
+}
+
+}  // namespace
+
 std::string describe(const BoundPipeline& pipeline) {
   std::string text = "pipeline " + pipeline.spec.name + " (" + pipeline.spec.path + ")\n";
   auto stage_text = [&](const BoundStage& stage) {
     text += "  " + stage.spec.role + ": " + stage.plugin->label() + " from " + stage.plugin->path + "\n";
     for (const auto& [key, value] : stage.config) {
       bool secret = false;
+      bool store = false;
       for (const auto& f : stage.plugin->config_fields)
-        if (f.name == key) secret = f.secret;
-      text += "    " + key + ": " + (secret ? std::string("********") : value) + "\n";
+        if (f.name == key) {
+          secret = f.secret;
+          store = f.type == VAXETL_CONFIG_STORE;
+        }
+      text += "    " + key + ": " + (secret ? std::string("********") : store ? shown_store(value) : value) + "\n";
     }
   };
   stage_text(pipeline.source);
   for (const auto& t : pipeline.transforms) stage_text(t);
   stage_text(pipeline.sink);
   text += "  batch_size: " + std::to_string(pipeline.spec.batch_size) + "\n";
-  text += "  ledger: " + pipeline.spec.ledger + "\n";
+  text += "  ledger: " + shown_store(pipeline.spec.ledger) + "\n";
   text += "  error_dir: " + pipeline.spec.error_dir + "\n";
   return text;
 }

@@ -146,6 +146,13 @@ std::shared_ptr<LoadedPlugin> load_plugin(const std::string& path) {
     ConfigFieldSpec spec;
     spec.name = text_or_empty(f.name);
     if (spec.name.empty()) throw PluginError("plugin " + path + " has a config field without a name");
+    // A type this host does not know, or one newer than the ABI the plugin declares, would be
+    // validated and printed wrongly: refuse the plugin instead.
+    const uint32_t newest_type = d.abi_minor >= 2 ? VAXETL_CONFIG_STORE : VAXETL_CONFIG_DOUBLE;
+    if (f.type < VAXETL_CONFIG_STRING || f.type > newest_type)
+      throw PluginError("plugin " + path + " config field " + spec.name + " has type " + std::to_string(f.type) +
+                        ", unknown to plugin ABI " + abi_text(d.abi_major, d.abi_minor) +
+                        (f.type == VAXETL_CONFIG_STORE ? " (VAXETL_CONFIG_STORE needs ABI 1.2)" : ""));
     spec.type = static_cast<vaxetl_config_type>(f.type);
     spec.required = (f.flags & VAXETL_CONFIG_REQUIRED) != 0;
     spec.secret = (f.flags & VAXETL_CONFIG_SECRET) != 0;

@@ -64,7 +64,7 @@ extern "C" {
 #endif
 
 #define VAXETL_ABI_MAJOR 1
-#define VAXETL_ABI_MINOR 1
+#define VAXETL_ABI_MINOR 2
 
 /* The one symbol every plugin exports (extern "C", default visibility). */
 #define VAXETL_PLUGIN_ENTRY_SYMBOL "vaxetl_plugin_entry"
@@ -121,7 +121,13 @@ typedef enum vaxetl_config_type {
   VAXETL_CONFIG_BOOL = 3,   /* true / false */
   VAXETL_CONFIG_ENUM = 4,   /* one of allowed_values */
   VAXETL_CONFIG_PATH = 5,   /* a filesystem path; relative paths are the plugin's to resolve */
-  VAXETL_CONFIG_DOUBLE = 6
+  VAXETL_CONFIG_DOUBLE = 6,
+  /* ABI 1.2. A store location: a SQLite path or a PostgreSQL URL (postgresql://...). The host
+   * prints it with any password hidden, and `vaxetl db migrate` applies the plugin's migration
+   * files to it: <plugin data dir>/migrations/{sqlite,postgresql}/NNNN_description.sql, recorded
+   * under the plugin's name in vaxetl_schema_migrations. The data dir is
+   * vaxetl_stage_context.plugin_dir/<name>-<version>. */
+  VAXETL_CONFIG_STORE = 7
 } vaxetl_config_type;
 
 #define VAXETL_CONFIG_REQUIRED 1u

@@ -10,6 +10,7 @@
 //   vaxetl check PIPELINE
 //   vaxetl plugins [--pipeline PIPELINE]
 //   vaxetl runs [--ledger FILE | --pipeline PIPELINE] [--limit N]
+//   vaxetl db migrate|status PIPELINE [--environment ENV]
 #include <Poco/Util/Application.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
@@ -33,6 +34,7 @@
 #include "../logging.hpp"
 #include "../operations.hpp"
 #include "../race_ethnicity_gate.hpp"
+#include "../db/pipeline_stores.hpp"
 #include "../pipeline.hpp"
 #include "../runner.hpp"
 #include "../serve/daemon_config.hpp"
@@ -59,6 +61,9 @@ constexpr const char* kUsage =
     "  resume ORG                    unpause a provider and load its held files in order\n"
     "  providers                     each provider's status, onboarding stage, race/ethnicity\n"
     "                                rates and last runs\n"
+    "  db migrate PIPELINE           apply pending schema migrations to the ledger and every store\n"
+    "                                of the pipeline, for each environment (--environment ENV: one)\n"
+    "  db status PIPELINE            show each store's schema version and pending migrations\n"
     "  inventory receive|show        record vaccine shipments, show on-hand doses (vaxetl-inventory)\n"
     "  serve CONFIG                  the daemon (docs/serve.md): poll the channels, claim each\n"
     "                                file through the database, run it in a child process, send\n"
@@ -97,6 +102,7 @@ class VaxetlApp : public Poco::Util::Application {
     add("no-progress", "", "never print the progress line", nullptr, &VaxetlApp::onValue);
     add("dry-run", "", "run: show what each record would change; change nothing", nullptr, &VaxetlApp::onValue);
     add("window-days", "", "providers: the race/ethnicity window (default 30)", "N", &VaxetlApp::onValue);
+    add("environment", "e", "db: only the stores of this environment (PROD, PHI, NOPHI)", "ENV", &VaxetlApp::onValue);
   }
 
   void onHelp(const std::string&, const std::string&) {
@@ -131,6 +137,7 @@ class VaxetlApp : public Poco::Util::Application {
       if (command == "resume") return resumeCommand(rest);
       if (command == "providers") return providersCommand();
       if (command == "serve") return serveCommand(rest);
+      if (command == "db") return dbCommand(rest);
     } catch (const vaxetl::PipelineError& e) {
       std::cerr << e.what() << "\n";
       return vaxetl::kExitPipelineInvalid;
@@ -406,6 +413,46 @@ class VaxetlApp : public Poco::Util::Application {
     return kExitOkOrRefused(refused);
   }
 
+  // vaxetl db migrate|status PIPELINE [--environment ENV]. Exit 65 when a store refuses its
+  // migrations (changed file, gap, newer database, a failing file), 70 when one cannot be reached.
+  int dbCommand(const ArgVec& args) {
+    if (args.size() != 2 || (args[0] != "migrate" && args[0] != "status")) {
+      std::cerr << "usage: vaxetl db migrate|status PIPELINE [--environment PROD|PHI|NOPHI]\n";
+      return vaxetl::kExitUsage;
+    }
+    const bool apply = args[0] == "migrate";
+    std::vector<vaxetl::db::StoreMigration> stores;
+    try {
+      stores = vaxetl::db::pipeline_store_migrations(args[1], value("environment"), apply, vaxetl::process_environment());
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "vaxetl: " << e.what() << "\n";
+      return vaxetl::kExitUsage;
+    }
+    int exit_code = vaxetl::kExitOk;
+    std::printf("%-6s %-22s %-10s %-8s %-8s %s\n", "ENV", "STORE", "COMPONENT", "VERSION", "PENDING", "LOCATION");
+    for (const auto& store : stores) {
+      const std::string version = store.skipped.empty() && store.error.empty()
+                                      ? std::to_string(store.status.applied) + "/" + std::to_string(store.status.latest)
+                                      : "-";
+      const std::string pending =
+          store.skipped.empty() && store.error.empty() ? std::to_string(store.status.pending.size()) : "-";
+      std::printf("%-6s %-22s %-10s %-8s %-8s %s\n", store.environment.empty() ? "-" : store.environment.c_str(),
+                  store.store.c_str(), store.component.c_str(), version.c_str(), pending.c_str(),
+                  store.location.c_str());
+      for (const auto& file : store.status.newly_applied) std::printf("         applied %s\n", file.c_str());
+      if (!apply)
+        for (const auto& file : store.status.pending) std::printf("         pending %s\n", file.c_str());
+      if (store.absent) std::printf("         not created yet: db migrate creates it\n");
+      if (!store.skipped.empty()) std::printf("         skipped: %s\n", store.skipped.c_str());
+      if (!store.error.empty()) {
+        std::fprintf(stderr, "vaxetl: %s: %s\n", store.location.c_str(), store.error.c_str());
+        exit_code = std::max(exit_code, store.refused ? static_cast<int>(vaxetl::kExitPipelineInvalid)
+                                                      : static_cast<int>(vaxetl::kExitRunFailed));
+      }
+    }
+    return exit_code;
+  }
+
   static int kExitOkOrRefused(int refused) { return refused == 0 ? vaxetl::kExitOk : vaxetl::kExitPipelineInvalid; }
 
   int runsCommand() {
@@ -437,7 +484,7 @@ class VaxetlApp : public Poco::Util::Application {
 void run_companion_command(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') return;
   const std::string name = argv[1];
-  for (const char* builtin : {"run", "validate", "check", "plugins", "runs", "serve", "rerun", "resume", "providers"})
+  for (const char* builtin : {"run", "validate", "check", "plugins", "runs", "serve", "rerun", "resume", "providers", "db"})
     if (name == builtin) return;
   if (name.find('/') != std::string::npos || name.find('.') != std::string::npos) return;
   std::error_code ec;

@@ -19,7 +19,7 @@ namespace {
 using vaxetl::sdk::Error;
 
 const vaxetl_config_field kConfigFields[] = {
-    {"database", VAXETL_CONFIG_PATH, VAXETL_CONFIG_REQUIRED, nullptr, nullptr,
+    {"database", VAXETL_CONFIG_STORE, VAXETL_CONFIG_REQUIRED, nullptr, nullptr,
      "the CVMS store: a SQLite database file (created when absent) or a PostgreSQL URL "
      "(postgresql://...; its schema comes from `vaxetl db migrate`)"},
     {"products", VAXETL_CONFIG_PATH, 0, "products.tsv", nullptr,

@@ -43,7 +43,7 @@ namespace sdk = vaxetl::sdk;
 using sdk::Error;
 
 const vaxetl_config_field kConfigFields[] = {
-    {"index", VAXETL_CONFIG_PATH, VAXETL_CONFIG_REQUIRED, nullptr, nullptr,
+    {"index", VAXETL_CONFIG_STORE, VAXETL_CONFIG_REQUIRED, nullptr, nullptr,
      "the MPI index, a SQLite file (created when absent; e.g. ${VAXETL_HOME:-var}/mpi.sqlite)"},
     {"learn_model", VAXETL_CONFIG_BOOL, 0, "true", nullptr,
      "at the end of a load, re-estimate m and u with EM over the file's scored candidate pairs "

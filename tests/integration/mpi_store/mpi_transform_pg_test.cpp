@@ -1,7 +1,8 @@
-// The mpi transform on a PostgreSQL index, through the vaxetl binary: ncvr -> mpi -> the
-// capturing test sink (tests/integration/mpi_plugin). The plugin is the one SQLite uses; only
-// `index:` changes. A forced rerun repeats the first decisions and adds no master; the URL's
-// password never reaches the output.
+// The mpi transform on a PostgreSQL index, through the vaxetl binary, as an operator meets it:
+// ncvr -> mpi -> the capturing test sink (tests/integration/mpi_plugin). A run before
+// `vaxetl db migrate` is refused with what to do; migrate creates the index; a load, then a
+// forced rerun that repeats the first decisions and adds no master. The plugin is the one
+// SQLite uses, only `index:` changes; the URL's password never reaches the output.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -19,7 +20,7 @@ constexpr const char* kInput = "CAROLINAPHARMCOVID_20261101010101_CVMS_PROD_PHI_
 class MpiTransformPgTest : public IndexTest {
  protected:
   void SetUp() override {
-    use_postgres();
+    use_postgres(/*migrated=*/false);
     if (IsSkipped() || HasFatalFailure()) return;
     std::string url = location_;
     url.insert(url.find('@'), ":pw-in-url");  // loopback trust: accepted, and must stay hidden
@@ -38,17 +39,28 @@ class MpiTransformPgTest : public IndexTest {
     ASSERT_EQ(std::system(generate.c_str()), 0) << generate;
   }
 
-  // Runs `vaxetl run`; returns its exit code, with stdout and stderr in `output`.
-  int run(const std::string& extra, std::string& output) const {
-    const std::string command = "cd '" + dir_.path() + "' && " + kBin + "/vaxetl run pipeline.yaml --input " +
-                                kInput + " " + extra + " > out.txt 2>&1";
+  // Runs `vaxetl ARGS`; returns its exit code, with stdout and stderr in `output`.
+  int vaxetl(const std::string& args, std::string& output) const {
+    const std::string command = "cd '" + dir_.path() + "' && " + kBin + "/vaxetl " + args + " > out.txt 2>&1";
     const int status = std::system(command.c_str());
     output = vaxetl::test::read_file(dir_ / "out.txt");
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  int run(const std::string& extra, std::string& output) const {
+    return vaxetl("run pipeline.yaml --input " + std::string(kInput) + " " + extra, output);
+  }
 };
 
-TEST_F(MpiTransformPgTest, LoadsAndRerunsAgainstAPostgresIndex) {
+TEST_F(MpiTransformPgTest, MigratedThenLoadedAndRerun) {
+  std::string refused;
+  EXPECT_NE(run("", refused), 0) << refused;
+  EXPECT_NE(refused.find("run `vaxetl db migrate PIPELINE` first"), std::string::npos) << refused;
+  EXPECT_EQ(scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'mpi'"), 0);
+
+  std::string migrated;
+  ASSERT_EQ(vaxetl("db migrate pipeline.yaml", migrated), 0) << migrated;
+  EXPECT_EQ(scalar("SELECT count(*) FROM public.vaxetl_schema_migrations WHERE component = 'mpi'"), 1);
+
   std::string output;
   ASSERT_EQ(run("", output), 0) << output;
   EXPECT_EQ(count("decisions"), 400);
@@ -70,7 +82,7 @@ TEST_F(MpiTransformPgTest, LoadsAndRerunsAgainstAPostgresIndex) {
       << "each record keeps its first master";
   EXPECT_NE(again.find("repeat their earlier decision"), std::string::npos) << again;
 
-  for (const std::string* text : {&output, &again}) {
+  for (const std::string* text : {&refused, &migrated, &output, &again}) {
     EXPECT_EQ(text->find("pw-in-url"), std::string::npos) << *text;
     EXPECT_NE(text->find(":***@"), std::string::npos) << *text;
   }

@@ -118,6 +118,8 @@ void parse_run_report(const std::string& text, ChildResult& result) {
       continue;
     } else if (key == "status") {
       result.status = value;
+    } else if (key == "message") {
+      result.message = value;
     } else if (key == "error file") {
       result.error_file = value;
     } else if (key == "received") {

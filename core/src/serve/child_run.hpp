@@ -19,6 +19,7 @@ struct ChildResult {
   std::string run_id;
   std::string status;
   std::string error_file;
+  std::string message;  // for a run that did not succeed (no PHI: codes, run ids)
   std::int64_t received = 0, loaded = 0, rejected = 0, held = 0;
 
   bool exited() const noexcept { return exit_code >= 0; }

@@ -49,7 +49,8 @@ Claim claim_from(const Poco::Data::RecordSet& rows, std::size_t row) {
   claim.sha256 = text(9);
   claim.run_id = text(10);
   claim.reply_file = text(11);
-  claim.reply_sent = number(12) != 0;
+  claim.reply_sent = number(12) == 1;
+  claim.reply_in_flight = number(12) == 2;
   claim.first_seen_at = number(13);
   claim.updated_at = number(14);
   return claim;
@@ -167,6 +168,10 @@ void ClaimStore::record_run(const ClaimKey& key, const std::string& run_id, cons
       bind(run_id), bind(reply_file), bind(epoch_millis()), bind(key.channel), bind(key.file_name),
       bind(static_cast<Poco::Int64>(key.size)), bind(owner_);
   update.execute();
+}
+
+void ClaimStore::mark_reply_in_flight(const ClaimKey& key) {
+  update_owned("reply_sent = 2, updated_at = ?", {epoch_millis()}, key);
 }
 
 void ClaimStore::mark_reply_sent(const ClaimKey& key) {

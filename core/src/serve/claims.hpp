@@ -44,6 +44,7 @@ struct Claim {
   std::string run_id;
   std::string reply_file;
   bool reply_sent = false;
+  bool reply_in_flight = false;  // a send began and did not report back (its daemon died)
   std::int64_t first_seen_at = 0;
   std::int64_t updated_at = 0;
 };
@@ -84,6 +85,8 @@ class ClaimStore {
   void record_fetched(const ClaimKey& key, const std::string& sha256);
   // The run that judged the file and the reply to send back (empty: none).
   void record_run(const ClaimKey& key, const std::string& run_id, const std::string& reply_file);
+  // Before a send: a daemon that finds this set knows the reply may already be there.
+  void mark_reply_in_flight(const ClaimKey& key);
   void mark_reply_sent(const ClaimKey& key);
   void mark_done(const ClaimKey& key);
   // A failed run: hands the file back, to be claimed again at `next_attempt_at`.

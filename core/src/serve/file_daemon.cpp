@@ -7,6 +7,7 @@
 #include <optional>
 #include <thread>
 
+#include "ledger.hpp"
 #include "nc_file_name.hpp"
 #include "operations.hpp"
 #include "runner.hpp"
@@ -229,10 +230,13 @@ void FileDaemon::work(transport::Channel& channel, const transport::InboxEntry& 
     spdlog::info("channel {}: file {}: run {} {} (received {}, loaded {}, rejected {}, held {})", channel.name(),
                  entry.name, result.run_id, result.status, result.received, result.loaded, result.rejected,
                  result.held);
-    claims_->record_run(key, result.run_id, result.error_file);
+    std::string reply = result.error_file;
+    if (reply.empty() && result.status == "skipped") reply = earlier_reply(pipeline, entry.name, result.message);
+    claims_->record_run(key, result.run_id, reply);
     claim.run_id = result.run_id;
-    claim.reply_file = result.error_file;
+    claim.reply_file = reply;
     claim.reply_sent = false;
+    claim.reply_in_flight = false;
   }
 
   if (!claim.reply_file.empty() && !claim.reply_sent) {
@@ -242,13 +246,19 @@ void FileDaemon::work(transport::Channel& channel, const transport::InboxEntry& 
                    fs::path(claim.reply_file).filename().string());
     } else {
       const std::string reply_name = fs::path(claim.reply_file).filename().string();
+      claims_->mark_reply_in_flight(key);
       try {
         channel.send(claim.reply_file, reply_name, entry);
+        spdlog::info("channel {}: file {}: sent {} back", channel.name(), entry.name, reply_name);
       } catch (const transport::TransportError& e) {
-        fail(channel, entry, claim, "the error file could not be sent back: " + std::string(e.what()));
-        return;
+        if (e.transient() || !claim.reply_in_flight) {
+          fail(channel, entry, claim, "the error file could not be sent back: " + std::string(e.what()));
+          return;
+        }
+        // A daemon died during this very send: the name it took is this reply, delivered.
+        spdlog::warn("channel {}: file {}: {} was being sent when its daemon died and is there already ({})",
+                     channel.name(), entry.name, reply_name, e.what());
       }
-      spdlog::info("channel {}: file {}: sent {} back", channel.name(), entry.name, reply_name);
     }
     claims_->mark_reply_sent(key);
   }
@@ -263,6 +273,25 @@ void FileDaemon::work(transport::Channel& channel, const transport::InboxEntry& 
   }
   std::error_code ec;
   fs::remove(local, ec);
+}
+
+std::string FileDaemon::earlier_reply(const std::string& pipeline, const std::string& file_name,
+                                      const std::string& message) const {
+  // A run that found this content loaded already names that run ("... by run R...").
+  const auto at = message.find("by run ");
+  if (at == std::string::npos) return "";
+  const auto start = at + 7;
+  const std::string run_id = message.substr(start, message.find_first_of(" ;", start) - start);
+  try {
+    Ledger ledger(pipeline_settings(pipeline, process_environment()).ledger);
+    const auto earlier = ledger.find(run_id);
+    // Only this very file's earlier run: its daemon died before sending the reply. The same
+    // content under another name is another provider file with nothing new to say.
+    if (earlier && earlier->input_name == file_name) return earlier->error_file;
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot read the ledger for run {}: {}", run_id, e.what());
+  }
+  return "";
 }
 
 void FileDaemon::fail(transport::Channel& channel, const transport::InboxEntry& entry, const Claim& claim,

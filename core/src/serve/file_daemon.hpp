@@ -66,6 +66,10 @@ class FileDaemon {
   void fail(transport::Channel& channel, const transport::InboxEntry& entry, const Claim& claim,
             const std::string& reason);
   std::string route(const std::string& file_name, std::string& refusal) const;
+  // The error file of the run that already loaded this very file (a daemon died after that run
+  // committed and before its claim recorded it), from the skipped run's message; "" if none.
+  std::string earlier_reply(const std::string& pipeline, const std::string& file_name,
+                            const std::string& message) const;
 
   DaemonConfig config_;
   std::unique_ptr<ClaimStore> claims_;

@@ -229,6 +229,32 @@ TEST_P(DaemonTest, SigtermFinishesTheFileInHandAndTakesNoOther) {
   EXPECT_TRUE(fs::exists(inbox() + "/B-LATER.txt"));
 }
 
+// A daemon died after the file's run committed and before its claim recorded the run: the
+// next run is skipped by the ledger, and the first run's error file still goes back.
+TEST_P(DaemonTest, FileLoadedBeforeItsClaimRecordedTheRunStillGetsItsErrorFileBack) {
+  const std::string config = write_config({});
+  drop("LOADED.txt", 30);
+  // The first run, as the dead daemon's child made it: same file name, same bytes.
+  fs::create_directories(dir_ / "first-run");
+  fs::copy_file(inbox() + "/LOADED.txt", dir_ / "first-run/LOADED.txt");
+  ASSERT_EQ(std::system((std::string(VAXETL_EXECUTABLE) + " run " + dir_ / "fixture_pipeline.yaml" + " --input " +
+                         dir_ / "first-run/LOADED.txt" + " > /dev/null 2>&1").c_str()), 0);
+  const auto first_reply = vaxetl::test::files_in(dir_ / "var/errors");
+  ASSERT_EQ(first_reply.size(), 1u);
+
+  ServeProcess daemon(config, log("serve.log"));
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/done") == 1; })) << "see " << log("serve.log");
+  EXPECT_EQ(daemon.stop(), 0);
+  const auto runs = vaxetl::test::ledger_runs(ledger());
+  EXPECT_EQ(runs.at("LOADED.txt").at("succeeded"), 1);
+  EXPECT_EQ(runs.at("LOADED.txt").at("skipped"), 1);
+  EXPECT_EQ(vaxetl::test::files_in(outbox()), first_reply);
+  const auto rows = claims();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, ClaimState::Done);
+  EXPECT_TRUE(rows[0].reply_sent);
+}
+
 // The queue the operator page shows, from a daemon embedded in this test.
 TEST_P(DaemonTest, QueueSnapshotCountsPendingDoneAndParked) {
   write_config({.attempts = 1});

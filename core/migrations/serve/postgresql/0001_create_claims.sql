@@ -13,7 +13,7 @@ CREATE TABLE serve_claims (
   reason TEXT NOT NULL DEFAULT '',      -- why the last run failed, or why parked (no PHI)
   run_id TEXT NOT NULL DEFAULT '',      -- the run that judged the file
   reply_file TEXT NOT NULL DEFAULT '',  -- the error (or ACK) file to send back
-  reply_sent INTEGER NOT NULL DEFAULT 0,
+  reply_sent INTEGER NOT NULL DEFAULT 0,  -- 0 not yet, 2 being sent, 1 sent
   first_seen_at BIGINT NOT NULL,
   updated_at BIGINT NOT NULL,
   PRIMARY KEY (channel, file_name, size)

@@ -92,7 +92,7 @@ class ServeTest : public ::testing::Test {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<std::string> args = {VAXETL_EXECUTABLE, "serve", pipeline_.string()};
+    std::vector<std::string> args = {VAXETL_EXECUTABLE, "serve", (config_.empty() ? pipeline_ : config_).string()};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -129,6 +129,7 @@ class ServeTest : public ::testing::Test {
 
   fs::path dir_;
   fs::path pipeline_;
+  fs::path config_;  // a daemon configuration to serve instead of the pipeline
   uint16_t port_ = 0;
   pid_t pid_ = 0;
   std::vector<std::string> messages_;
@@ -143,6 +144,24 @@ TEST_F(ServeTest, AcksQueuesAndLoadsEveryMessageThenStopsCleanlyOnSigterm) {
   EXPECT_EQ(scalar(store(), "SELECT count(*) FROM vaccinations"), 25);
   EXPECT_EQ(scalar(dir_ / "ledger.sqlite",
                    "SELECT sum(received) - sum(loaded) - sum(rejected) - sum(held) FROM runs"), 0);
+}
+
+// The file daemon's configuration runs the same listener (mllp: pipeline) beside its channels.
+TEST_F(ServeTest, DaemonConfigurationRunsTheMllpListenerBesideItsChannels) {
+  config_ = dir_ / "serve.yaml";
+  std::ofstream(config_) << "database: " << (dir_ / "claims.sqlite").string() << "\n"
+                         << "work_dir: " << (dir_ / "work").string() << "\n"
+                         << "poll_interval: 100ms\n"
+                         << "channels:\n  - name: drop\n    kind: folder\n"
+                         << "    inbox: " << (dir_ / "drop/in").string() << "\n"
+                         << "    outbox: " << (dir_ / "drop/out").string() << "\n"
+                         << "pipelines: []\n"
+                         << "mllp:\n  pipeline: " << pipeline_.string() << "\n";
+  start();
+  send_all();
+  EXPECT_EQ(stop(), 0);
+  EXPECT_EQ(scalar(inbox(), "SELECT count(*) FROM inbox WHERE state = 'done'"), 25);
+  EXPECT_EQ(scalar(store(), "SELECT count(*) FROM vaccinations"), 25);
 }
 
 TEST_F(ServeTest, MessagesResentToARestartedDaemonAreNotLoadedTwice) {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "db/database.hpp"
 #include "error_file.hpp"
 #include "file_digest.hpp"
 #include "nc_file_name.hpp"
@@ -238,7 +239,8 @@ FileRunResult rerun(const std::string& ledger_path, const std::string& run_id, c
                     const EnvironmentLookup& env) {
   Ledger ledger(ledger_path);
   const auto previous = ledger.find(run_id);
-  if (!previous) throw std::runtime_error("no run " + run_id + " in the ledger " + ledger_path);
+  if (!previous)
+    throw std::runtime_error("no run " + run_id + " in the ledger " + db::Location::parse(ledger_path).display());
   if (previous->pipeline_path.empty())
     throw std::runtime_error("run " + run_id + " was recorded before reruns were possible (no pipeline path); "
                              "run its input again with vaxetl run --force");

@@ -12,6 +12,7 @@
 #include "db/pipeline_stores.hpp"
 #include "pg_scratch_database.hpp"
 #include "plugin_registry.hpp"
+#include "vaxetl/sdk/companion_tool.hpp"
 #include "vaxetl_test_support.hpp"
 
 #include <Poco/Data/Session.h>
@@ -247,6 +248,19 @@ TEST(StoreConfigType, IsDescribedWithoutThePasswordAndRefusedOnAnOlderAbi) {
   } catch (const PluginError& e) {
     EXPECT_NE(std::string(e.what()).find("VAXETL_CONFIG_STORE needs ABI 1.2"), std::string::npos) << e.what();
   }
+}
+
+// Companion tools find a store as the shipped pipelines name it.
+TEST(CompanionTool, StoreLocationFollowsItsVariableThenVaxetlHome) {
+  ::unsetenv("VAXETL_TEST_STORE_VAR");
+  ::setenv("VAXETL_HOME", "/srv/vaxetl-home", 1);
+  EXPECT_EQ(sdk::vaxetl_store_location("VAXETL_TEST_STORE_VAR", "cvms.sqlite"), "/srv/vaxetl-home/cvms.sqlite");
+  ::setenv("VAXETL_TEST_STORE_VAR", "", 1);
+  EXPECT_EQ(sdk::vaxetl_store_location("VAXETL_TEST_STORE_VAR", "cvms.sqlite"), "/srv/vaxetl-home/cvms.sqlite");
+  ::setenv("VAXETL_TEST_STORE_VAR", "postgresql://db/cvms", 1);
+  EXPECT_EQ(sdk::vaxetl_store_location("VAXETL_TEST_STORE_VAR", "cvms.sqlite"), "postgresql://db/cvms");
+  ::unsetenv("VAXETL_TEST_STORE_VAR");
+  ::unsetenv("VAXETL_HOME");
 }
 
 }  // namespace

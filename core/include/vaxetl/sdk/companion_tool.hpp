@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -17,6 +18,15 @@ namespace vaxetl::sdk {
 inline std::filesystem::path vaxetl_home_file(std::string_view file) {
   const char* home = std::getenv("VAXETL_HOME");
   return std::filesystem::path(home != nullptr && *home != '\0' ? home : "var") / file;
+}
+
+// A store the shipped pipelines name ${VARIABLE:-${VAXETL_HOME:-var}/<file>} (VAXETL_CVMS_STORE,
+// VAXETL_MPI_INDEX, ...; docs/database.md): the variable's value, a SQLite path or a PostgreSQL
+// URL, when it is set and not empty, else the file under VAXETL_HOME.
+inline std::string vaxetl_store_location(const char* variable, std::string_view file) {
+  const char* value = std::getenv(variable);
+  if (value != nullptr && *value != '\0') return value;
+  return vaxetl_home_file(file).string();
 }
 
 // A plugin's data directory `relative` (e.g. lib/vaxetl/plugins/mpi-1.0.0): next to this

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <map>
+
+#include "db/built_in_migrations.hpp"
 #include <stdexcept>
 
 namespace vaxetl::daemon {
@@ -87,7 +89,7 @@ std::string daemon_owner_id() {
 ClaimStore::ClaimStore(const std::string& location, std::string owner)
     : location_(db::Location::parse(location)), owner_(std::move(owner)) {
   session_ = db::open_session(location_);
-  db::migrate(*session_, location_.backend, "serve", claim_migrations(location_.backend));
+  db::migrate(*session_, location_.backend, "serve", db::built_in_migrations("serve", location_.backend));
 }
 
 ClaimStore::~ClaimStore() = default;

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "db/database.hpp"
-#include "db/migrations.hpp"
 
 namespace Poco::Data {
 class Session;
@@ -61,9 +60,6 @@ struct ClaimCounts {
 // The daemon's identity in claim rows: host:pid:start (epoch ms).
 std::string daemon_owner_id();
 std::int64_t epoch_millis();
-
-// The serve component's migrations for a backend (core/migrations/serve/, built in).
-std::vector<db::MigrationFile> claim_migrations(db::Backend backend);
 
 class ClaimStore {
  public:

@@ -1019,8 +1019,9 @@ class PgStore final : public StoreBackend {
            {int_array(b.voids), load});
   }
 
-  // Writes the load's inventory changes in one statement; a key that took more than it had on
-  // hand before the load records the shortfall as a discrepancy (as the SQLite store does).
+  // Writes the load's inventory changes with one COPY and one upsert; a key that took more than
+  // it had on hand before the load records the shortfall as a discrepancy (as the SQLite store
+  // does), computed here from the on_hand the upsert returns.
   void flush_inventory() {
     CopyRows rows;
     for (const auto& [key, doses] : pending_doses_) {
@@ -1034,21 +1035,42 @@ class PgStore final : public StoreBackend {
       rows.integer(doses);
       rows.end_row();
     }
-    pending_doses_.clear();
-    if (rows.rows() == 0) return;
+    if (rows.rows() == 0) {
+      pending_doses_.clear();
+      return;
+    }
     exec("staging inventory", "TRUNCATE cvms_inventory_deltas");
     copy_in("staging inventory", "COPY cvms_inventory_deltas (pin, ndc, lot_number, doses) FROM STDIN", rows);
-    exec("writing inventory",
-         "WITH taken AS (INSERT INTO inventory AS i (pin, ndc, lot_number, doses_administered) "
-         "SELECT pin, ndc, lot_number, doses FROM cvms_inventory_deltas ON CONFLICT (pin, ndc, "
-         "lot_number) DO UPDATE SET doses_administered = i.doses_administered + "
-         "excluded.doses_administered RETURNING pin, ndc, lot_number, on_hand) "
-         "INSERT INTO inventory_discrepancies (load_id, pin, ndc, lot_number, doses_short) "
-         "SELECT $1, d.pin, d.ndc, d.lot_number, "
-         "d.doses - least(greatest(t.on_hand + d.doses, 0), d.doses) "
-         "FROM cvms_inventory_deltas d JOIN taken t USING (pin, ndc, lot_number) "
-         "WHERE d.doses > 0 AND d.doses - least(greatest(t.on_hand + d.doses, 0), d.doses) > 0",
-         {std::to_string(load_id_)});
+    const Result after = exec("writing inventory",
+                              "INSERT INTO inventory AS i (pin, ndc, lot_number, doses_administered) "
+                              "SELECT pin, ndc, lot_number, doses FROM cvms_inventory_deltas "
+                              "ON CONFLICT (pin, ndc, lot_number) DO UPDATE SET doses_administered = "
+                              "i.doses_administered + excluded.doses_administered "
+                              "RETURNING pin, ndc, lot_number, on_hand");
+    rows.clear();
+    std::string key;
+    for (int r = 0; r < PQntuples(after.get()); ++r) {
+      key.assign(PQgetvalue(after.get(), r, 0));
+      key += '\x1f';
+      key.append(PQgetvalue(after.get(), r, 1));
+      key += '\x1f';
+      key.append(PQgetvalue(after.get(), r, 2));
+      const auto taken = pending_doses_.find(key);
+      if (taken == pending_doses_.end() || taken->second <= 0) continue;
+      const std::int64_t doses = taken->second;
+      const std::int64_t on_hand_before = to_int(PQgetvalue(after.get(), r, 3)) + doses;
+      const std::int64_t short_by = doses - std::clamp<std::int64_t>(on_hand_before, 0, doses);
+      if (short_by <= 0) continue;
+      rows.integer(load_id_);
+      rows.text(PQgetvalue(after.get(), r, 0));
+      rows.text(PQgetvalue(after.get(), r, 1));
+      rows.text(PQgetvalue(after.get(), r, 2));
+      rows.integer(short_by);
+      rows.end_row();
+    }
+    pending_doses_.clear();
+    copy_in("recording discrepancies",
+            "COPY inventory_discrepancies (load_id, pin, ndc, lot_number, doses_short) FROM STDIN", rows);
   }
 
   void clear_load_state() noexcept {

@@ -80,7 +80,7 @@ class PgStoreTest : public IndexTest {
 
 TEST_F(PgStoreTest, MigrationsAreNotAppliedOnOpenAndPendingOnesAreRefused) {
   // A database nobody migrated: refused, with the command that fixes it; nothing is created.
-  vaxetl::test::PgScratchDatabase bare(pg_->url().substr(0, pg_->url().rfind('/') + 1) + "postgres");
+  vaxetl::test::PgScratchDatabase bare(pg_admin_);
   auto o = options();
   o.path = bare.url();
   try {

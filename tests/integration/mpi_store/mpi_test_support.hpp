@@ -47,6 +47,7 @@ class IndexTest : public ::testing::Test {
   void use_postgres(bool migrated = true) {
     std::string admin;
     VAXETL_TEST_SERVER_SETTING("VAXETL_TEST_PG_ADMIN_URL", admin);
+    pg_admin_ = admin;
     pg_ = std::make_unique<vaxetl::test::PgScratchDatabase>(admin);
     location_ = pg_->url();
     if (migrated) migrate_postgres(location_);
@@ -197,6 +198,7 @@ class IndexTest : public ::testing::Test {
   TempDir dir_;
   std::string path_ = dir_ / "mpi.sqlite";
   std::unique_ptr<vaxetl::test::PgScratchDatabase> pg_;
+  std::string pg_admin_;  // the test server's admin URL, for more scratch databases
   std::string location_ = path_;  // what the store opens: path_ or the scratch database's URL
 };
 

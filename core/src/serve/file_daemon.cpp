@@ -57,13 +57,16 @@ class FileDaemon::LeaseKeeper {
       if (quit_ || !key_) continue;
       const ClaimKey key = *key_;
       lock.unlock();
+      bool renewed = true;
       try {
-        if (!claims_.renew(key, lease_))
-          spdlog::error("claim on {}/{} was lost: another daemon took it over", key.channel, key.file_name);
+        renewed = claims_.renew(key, lease_);
       } catch (const std::exception& e) {
         spdlog::warn("cannot renew the claim on {}/{}: {}", key.channel, key.file_name, e.what());
       }
       lock.lock();
+      // Released meanwhile (done, retrying, parked): not renewing it is right.
+      if (!renewed && key_ && key_->channel == key.channel && key_->file_name == key.file_name)
+        spdlog::error("claim on {}/{} was lost: another daemon took it over", key.channel, key.file_name);
     }
   }
 
@@ -264,6 +267,7 @@ void FileDaemon::work(transport::Channel& channel, const transport::InboxEntry& 
   }
   // Done in the database first: a crash before the settle below leaves a done row, and the
   // next poll only settles the file.
+  keeper_->release();
   claims_->mark_done(key);
   try {
     channel.settle(entry, transport::Settlement::Done);
@@ -296,6 +300,7 @@ std::string FileDaemon::earlier_reply(const std::string& pipeline, const std::st
 
 void FileDaemon::fail(transport::Channel& channel, const transport::InboxEntry& entry, const Claim& claim,
                       const std::string& reason) {
+  keeper_->release();  // the row leaves this daemon's hands now
   const int failures = claim.attempts + 1;
   if (failures >= config_.retry.attempts) {
     claims_->park(claim.key, failures, reason);

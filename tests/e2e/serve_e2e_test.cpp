@@ -1,12 +1,11 @@
 // Issue 6, "Done means": generated NCVR files (some records bad) are put on a real SFTP server;
-// two `vaxetl serve` daemons share one PostgreSQL (claims, run ledger, CVMS store), take the
-// files, load them, and put each error file back on the server. One daemon is killed with
+// two `vaxetl serve` daemons share one PostgreSQL (claims, run ledger, CVMS store, patient
+// index) and the shipped pipeline, take the files, load them, and put each error file back on
+// the server. One daemon is killed with
 // SIGKILL while it holds a file and is started again. Every file is loaded exactly once (the
 // ledger), every run's counts add up, and the store holds what the runs loaded.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
-
-#include <Poco/Data/Session.h>
 
 #include <algorithm>
 #include <iostream>
@@ -18,8 +17,6 @@
 #include <vector>
 
 #include "../integration/serve/daemon_support.hpp"
-#include "db/database.hpp"
-#include "db/migrations.hpp"
 #include "pg_scratch_database.hpp"
 #include "serve/claims.hpp"
 #include "vaxetl_test_support.hpp"
@@ -65,16 +62,11 @@ TEST(ServeE2E, TwoDaemonsOverSftpLoadPostgresqlExactlyOnceThroughASigkill) {
   VAXETL_TEST_SERVER_SETTING("VAXETL_TEST_SFTP_KNOWN_HOSTS", known_hosts);
   VAXETL_TEST_SERVER_SETTING("VAXETL_TEST_SFTP_ROOT", root);
 
-  // One server: the claims and the ledger in one database, the CVMS store in another.
+  // One server: the claims and the ledger in one database, the CVMS store and the patient
+  // index in others, named to the shipped pipeline by its environment overrides.
   vaxetl::test::PgScratchDatabase operations(admin);
   vaxetl::test::PgScratchDatabase cvms(admin);
-  {
-    // The store's schema, as `vaxetl db migrate` applies it.
-    const auto location = vaxetl::db::Location::parse(cvms.url());
-    auto session = vaxetl::db::open_session(location);
-    vaxetl::db::migrate(*session, location.backend, "cvms_sink",
-                        fs::path(VAXETL_SOURCE_DIR) / "plugins/cvms_sink/data/migrations/postgresql");
-  }
+  vaxetl::test::PgScratchDatabase mpi(admin);
 
   vaxetl::test::TempDir dir;
   // The provider's drop point on the SFTP server (the server's root is a local directory too).
@@ -84,24 +76,16 @@ TEST(ServeE2E, TwoDaemonsOverSftpLoadPostgresqlExactlyOnceThroughASigkill) {
   fs::create_directories(remote / "in");
   fs::create_directories(remote / "out");
 
-  // The NCVR pipeline on PostgreSQL, routed by file name (no MPI stage, no race/ethnicity gate:
-  // the daemon is under test here, not the rules).
-  const std::string pipeline = dir / "ncvr-serve.yaml";
-  vaxetl::test::write_file(pipeline, std::string("name: ncvr-serve-e2e\n"
-                                                 "plugin_paths: [\"" VAXETL_PLUGIN_DIR "\"]\n") +
-                                     "ledger: " + operations.url() + "\n"
-                                     "error_dir: " + dir / "errors" + "\n"
-                                     "held_dir: " + dir / "held" + "\n"
-                                     "file_names: nc-cvms\n"
-                                     "file_format: NCVR\n"
-                                     "environments:\n"
-                                     "  PROD: {store: \"" + cvms.url() + "\"}\n"
-                                     "  PHI: {store: \"" + cvms.url() + "\"}\n"
-                                     "  NOPHI: {store: \"" + cvms.url() + "\"}\n"
-                                     "source:\n  plugin: ncvr\n  version: \"^7.2\"\n"
-                                     "  config:\n    layout_version: \"7.2\"\n"
-                                     "sink:\n  plugin: cvms_sink\n  version: \"^1.0\"\n"
-                                     "  config:\n    database: ${env.store}\n");
+  // The shipped NCVR pipeline (routed by file name, MPI stage, race/ethnicity gate), its stores
+  // on PostgreSQL through the environment, migrated as an operator does.
+  const std::string pipeline = std::string(VAXETL_SOURCE_DIR) + "/pipelines/ncvr-daily.yaml";
+  const std::vector<std::string> environment = {
+      std::string("VAXETL_HOME=") + dir / "home", std::string("VAXETL_LEDGER=") + operations.url(),
+      std::string("VAXETL_CVMS_STORE=") + cvms.url(),
+      std::string("VAXETL_MPI_INDEX=") + mpi.url()};
+  std::string exports;
+  for (const auto& e : environment) exports += e + " ";
+  ASSERT_EQ(run_tool(exports + VAXETL_EXECUTABLE + " db migrate " + pipeline + " --environment PROD"), 0);
   const std::string config = dir / "serve.yaml";
   vaxetl::test::write_file(config, std::string("database: ") + operations.url() + "\n"
                                    "work_dir: " + dir / "work" + "\n"
@@ -130,7 +114,7 @@ TEST(ServeE2E, TwoDaemonsOverSftpLoadPostgresqlExactlyOnceThroughASigkill) {
     fs::create_directories(generated);
     const std::string org = std::string("PHARM") + static_cast<char>('A' + i);
     ASSERT_EQ(run_tool(std::string(VAXETL_BINARY_DIR) + "/bin/ncvr_gen --records " + std::to_string(kRecordsPerFile) +
-                       " --seed " + std::to_string(100 + i) + " --error-rate 0.05 --org " + org +
+                       " --seed " + std::to_string(100 + i) + " --error-rate 0.05 --race-unknown-rate 0 --org " + org +
                        " --file-time 2026112108" + std::to_string(10 + i) + "00 --truth " +
                        (dir / (std::string("truth-") + org + ".tsv")) + " --output " + generated.string()),
               0);
@@ -144,8 +128,8 @@ TEST(ServeE2E, TwoDaemonsOverSftpLoadPostgresqlExactlyOnceThroughASigkill) {
   }
   ASSERT_EQ(names.size(), static_cast<std::size_t>(kFiles));
 
-  auto first = std::make_unique<ServeProcess>(config, dir / "first.log");
-  ServeProcess second(config, dir / "second.log");
+  auto first = std::make_unique<ServeProcess>(config, dir / "first.log", environment);
+  ServeProcess second(config, dir / "second.log", environment);
   const std::string first_pid = std::to_string(first->pid());
   vaxetl::daemon::ClaimStore observer(operations.url(), "e2e-test:0:0");
   // Killed while its child is loading a file: the ledger shows that file's run in progress.
@@ -160,7 +144,7 @@ TEST(ServeE2E, TwoDaemonsOverSftpLoadPostgresqlExactlyOnceThroughASigkill) {
     return false;
   })) << "the first daemon never ran a file; see " << dir / "first.log";
   EXPECT_EQ(first->kill_now(), 128 + SIGKILL);
-  first = std::make_unique<ServeProcess>(config, dir / "first-restarted.log");
+  first = std::make_unique<ServeProcess>(config, dir / "first-restarted.log", environment);
 
   ASSERT_TRUE(wait_until([&] { return vaxetl::test::files_in((remote / "in" / "done").string()).size() == names.size(); },
                          std::chrono::seconds(300)))

@@ -552,12 +552,15 @@ class PgStore final : public StoreBackend {
     if (!looked_up.empty()) {
       const Result rows = exec(
           "looking up stored events",
+          // One index probe per key whatever the table's size: the LIMIT keeps the planner
+          // from turning the lateral lookup into a hash join over all of vaccinations.
           "SELECT k.i, v.vaccination_id, v.content_hash, v.status = 'voided', l.pin, v.ndc, "
           "v.lot_number, (v.inventory_source = 'STATE' AND coalesce(v.vax_refusal, '') <> 'YES' "
           "AND v.ndc IS NOT NULL AND v.lot_number IS NOT NULL), o.org_id "
           "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org_code, vax_event_id, i) "
           "JOIN organizations o ON o.org_code = k.org_code "
-          "JOIN vaccinations v ON v.org_id = o.org_id AND v.vax_event_id = k.vax_event_id "
+          "CROSS JOIN LATERAL (SELECT * FROM vaccinations s WHERE s.org_id = o.org_id AND "
+          "s.vax_event_id = k.vax_event_id LIMIT 1) v "
           "JOIN locations l ON l.location_id = v.location_id",
           {orgs.literal(), events.literal()});
       for (int r = 0; r < PQntuples(rows.get()); ++r) {
@@ -704,11 +707,14 @@ class PgStore final : public StoreBackend {
     if (asked.empty()) return;
     const Result rows = exec(
         "looking up recipients",
+        // Index probes per key, as for the events (the LIMIT keeps them probes).
         "SELECT r.recipient_id, r.demographics_hash, r.org_id, r.recip_id, '' FROM "
-        "unnest($1::bigint[], $2::text[]) AS k(org_id, recip_id) JOIN recipients r ON "
-        "r.org_id = k.org_id AND r.recip_id = k.recip_id AND r.mpi_id IS NULL "
-        "UNION ALL SELECT recipient_id, demographics_hash, org_id, recip_id, mpi_id FROM "
-        "recipients WHERE mpi_id = ANY($3::text[])",
+        "unnest($1::bigint[], $2::text[]) AS k(org_id, recip_id) CROSS JOIN LATERAL (SELECT * "
+        "FROM recipients s WHERE s.org_id = k.org_id AND s.recip_id = k.recip_id AND s.mpi_id "
+        "IS NULL LIMIT 1) r "
+        "UNION ALL SELECT r.recipient_id, r.demographics_hash, r.org_id, r.recip_id, r.mpi_id "
+        "FROM unnest($3::text[]) AS k(mpi_id) CROSS JOIN LATERAL (SELECT * FROM recipients s "
+        "WHERE s.mpi_id = k.mpi_id LIMIT 1) r",
         {int_array(orgs), recip_ids.literal(), masters.literal()});
     for (int r = 0; r < PQntuples(rows.get()); ++r) {
       RecipientState state;

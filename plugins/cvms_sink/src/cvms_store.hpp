@@ -48,7 +48,9 @@
 // (the same rules as apply()), reserves ids with one nextval() call per table, and writes with
 // COPY (new rows) and one set-based UPDATE ... FROM per kind of change. Inventory deltas
 // accumulate in memory and are written at commit() in one statement. apply() is apply_batch()
-// of one record (correct, but a round trip per record: loaders hand whole batches).
+// of one record (correct, but a round trip per record: loaders hand whole batches). Memory stays
+// bounded whatever the file size: the events a load decided without writing (to flag a second
+// copy) live in a session-private temporary table, like SQLite's temp.load_seen.
 //
 // PHI: no exception message contains a value from a record.
 #pragma once

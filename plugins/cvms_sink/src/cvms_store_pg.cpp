@@ -513,12 +513,15 @@ class PgStore final : public StoreBackend {
     return key;
   }
 
-  // Duplicates first (in record order), then one lookup of the stored events the others name,
-  // then each record's outcome by its action.
+  // Duplicates within the batch first, then one lookup that says for every other event whether
+  // this load saw it already (inserted, updated or voided by this load; or refused or unchanged,
+  // kept in the session's cvms_seen table, so memory stays bounded whatever the file size) and
+  // what the store holds; then each record's outcome by its action.
   void classify_events(Batch& b) {
     TextMap<std::size_t> in_batch;
     TextArray orgs, events;
     std::vector<std::size_t> looked_up;
+    std::vector<char> after_unknown(b.records.size(), 0);
     for (std::size_t i = 0; i < b.records.size(); ++i) {
       const RecordValues& v = b.records[i].values;
       if (invalid_reason(v) != nullptr) {
@@ -533,11 +536,6 @@ class PgStore final : public StoreBackend {
       const std::string_view action = v[kActionCode];
       b.kinds[i] = action == "U" ? Kind::Update : action == "D" ? Kind::Delete : Kind::Add;
       std::string key = event_key(v);
-      if (seen_.contains(key)) {
-        b.outcomes[i] = ApplyOutcome::DuplicateInFile;
-        ++counts.duplicate;
-        continue;
-      }
       if (const auto earlier = in_batch.find(key); earlier != in_batch.end()) {
         b.outcomes[i] = ApplyOutcome::DuplicateInFile;
         b.first_in_batch[i] = static_cast<std::ptrdiff_t>(earlier->second);
@@ -549,6 +547,7 @@ class PgStore final : public StoreBackend {
       events.add(v[kEventId]);
       looked_up.push_back(i);
     }
+    std::vector<char> seen(b.records.size(), 0);
     if (!looked_up.empty()) {
       const Result rows = exec(
           "looking up stored events",
@@ -556,15 +555,25 @@ class PgStore final : public StoreBackend {
           // from turning the lateral lookup into a hash join over all of vaccinations.
           "SELECT k.i, v.vaccination_id, v.content_hash, v.status = 'voided', l.pin, v.ndc, "
           "v.lot_number, (v.inventory_source = 'STATE' AND coalesce(v.vax_refusal, '') <> 'YES' "
-          "AND v.ndc IS NOT NULL AND v.lot_number IS NOT NULL), o.org_id "
+          "AND v.ndc IS NOT NULL AND v.lot_number IS NOT NULL), o.org_id, "
+          "(v.load_id = $3 OR v.changed_load_id IS NOT DISTINCT FROM $3), s.unstored "
           "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org_code, vax_event_id, i) "
-          "JOIN organizations o ON o.org_code = k.org_code "
-          "CROSS JOIN LATERAL (SELECT * FROM vaccinations s WHERE s.org_id = o.org_id AND "
-          "s.vax_event_id = k.vax_event_id LIMIT 1) v "
-          "JOIN locations l ON l.location_id = v.location_id",
-          {orgs.literal(), events.literal()});
+          "LEFT JOIN organizations o ON o.org_code = k.org_code "
+          "LEFT JOIN LATERAL (SELECT * FROM vaccinations x WHERE x.org_id = o.org_id AND "
+          "x.vax_event_id = k.vax_event_id LIMIT 1) v ON true "
+          "LEFT JOIN locations l ON l.location_id = v.location_id "
+          "LEFT JOIN LATERAL (SELECT unstored FROM cvms_seen y WHERE y.org_code = k.org_code AND "
+          "y.vax_event_id = k.vax_event_id LIMIT 1) s ON true "
+          "WHERE v.vaccination_id IS NOT NULL OR s.unstored IS NOT NULL",
+          {orgs.literal(), events.literal(), std::to_string(load_id_)});
       for (int r = 0; r < PQntuples(rows.get()); ++r) {
         const auto i = looked_up[static_cast<std::size_t>(to_int(PQgetvalue(rows.get(), r, 0)) - 1)];
+        const bool touched = !PQgetisnull(rows.get(), r, 1) && *PQgetvalue(rows.get(), r, 9) == 't';
+        if (!PQgetisnull(rows.get(), r, 10) || touched) {
+          seen[i] = 1;
+          after_unknown[i] = !PQgetisnull(rows.get(), r, 10) && *PQgetvalue(rows.get(), r, 10) == 't';
+          continue;
+        }
         StoredEvent e;
         e.id = to_int(PQgetvalue(rows.get(), r, 1));
         e.hash = static_cast<std::uint64_t>(to_int(PQgetvalue(rows.get(), r, 2)));
@@ -577,18 +586,23 @@ class PgStore final : public StoreBackend {
         b.stored[i] = std::move(e);
       }
     }
+    // Events this load decides without writing them are remembered in cvms_seen.
+    CopyRows remembered;
     for (const std::size_t i : looked_up) {
       const RecordValues& v = b.records[i].values;
+      if (seen[i]) {
+        b.outcomes[i] = ApplyOutcome::DuplicateInFile;
+        ++counts.duplicate;
+        continue;
+      }
       const auto& stored = b.stored[i];
       const Kind kind = b.kinds[i];
-      bool unstored = false;
       if (!stored) {
         if (kind == Kind::Add) {
           b.writers.push_back(i);  // Inserted
         } else {
           b.outcomes[i] = ApplyOutcome::UnknownEvent;
           ++counts.unknown_event;
-          unstored = true;
         }
       } else if (kind == Kind::Delete) {
         if (stored->voided) {
@@ -609,20 +623,24 @@ class PgStore final : public StoreBackend {
       } else {
         b.writers.push_back(i);  // Updated
       }
-      seen_.emplace(event_key(v), unstored);
+      if (b.outcomes[i]) {
+        remembered.text(v[kOrgCode]);
+        remembered.text(v[kEventId]);
+        remembered.text(*b.outcomes[i] == ApplyOutcome::UnknownEvent ? "t" : "f");
+        remembered.end_row();
+      }
     }
+    copy_in("remembering events", "COPY cvms_seen (org_code, vax_event_id, unstored) FROM STDIN", remembered);
     std::sort(b.writers.begin(), b.writers.end());
     // An A that writes nothing still notes its provider key under the master, unless an
     // unknown U or D of the same event came first (apply() stops before the recipient then).
     for (std::size_t i = 0; i < b.records.size(); ++i) {
-      if (b.kinds[i] != Kind::Add || b.records[i].mpi_id.empty() || !b.outcomes[i]) continue;
-      bool after_unknown = false;
       if (b.first_in_batch[i] >= 0) {
-        after_unknown = b.outcomes[static_cast<std::size_t>(b.first_in_batch[i])] == ApplyOutcome::UnknownEvent;
-      } else if (const auto it = seen_.find(event_key(b.records[i].values)); it != seen_.end()) {
-        after_unknown = it->second;
+        const auto first = static_cast<std::size_t>(b.first_in_batch[i]);
+        after_unknown[i] = after_unknown[first] || b.outcomes[first] == ApplyOutcome::UnknownEvent;
       }
-      if (!after_unknown) b.key_only.push_back(i);
+      if (b.kinds[i] != Kind::Add || b.records[i].mpi_id.empty() || !b.outcomes[i]) continue;
+      if (!after_unknown[i]) b.key_only.push_back(i);
     }
   }
 
@@ -1082,7 +1100,6 @@ class PgStore final : public StoreBackend {
   void clear_load_state() noexcept {
     orgs_.clear();
     locations_.clear();
-    seen_.clear();
     pending_doses_.clear();
     load_id_ = 0;
   }
@@ -1113,6 +1130,12 @@ class PgStore final : public StoreBackend {
          "CREATE TEMP TABLE IF NOT EXISTS cvms_vaccination_changes AS SELECT vaccination_id, "
          "location_id, recipient_id, content_hash, reported_to_cdc" + vaccination_columns() +
              " FROM vaccinations WITH NO DATA");
+    // Events a load saw without writing them (unchanged, conflicting, refused): a second copy
+    // in the same file is a duplicate. Rows vanish when the load's transaction ends.
+    exec("creating staging tables",
+         "CREATE TEMP TABLE IF NOT EXISTS cvms_seen (org_code text NOT NULL, vax_event_id text "
+         "NOT NULL, unstored boolean NOT NULL, PRIMARY KEY (org_code, vax_event_id)) "
+         "ON COMMIT DELETE ROWS");
     exec("creating staging tables",
          "CREATE TEMP TABLE IF NOT EXISTS cvms_inventory_deltas (pin text NOT NULL, ndc text NOT "
          "NULL, lot_number text NOT NULL, doses bigint NOT NULL)");
@@ -1316,7 +1339,6 @@ class PgStore final : public StoreBackend {
   // Per load, cleared at begin, commit and rollback (a rolled-back load's ids are gone).
   TextMap<std::int64_t> orgs_;             // org_code -> org_id
   TextMap<LocationState> locations_;       // pin -> row (a state has tens to thousands)
-  TextMap<bool> seen_;                     // org_code \x1f vax_event_id -> refused as unknown
   TextMap<std::int64_t> pending_doses_;    // pin \x1f ndc \x1f lot -> doses taken (- given back)
 };
 

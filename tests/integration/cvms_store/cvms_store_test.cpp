@@ -206,6 +206,31 @@ TEST_P(CvmsStoreTest, TheSameEventTwiceInOneFileIsADuplicateInFile) {
   EXPECT_EQ(scalar("SELECT records_duplicate FROM loads WHERE run_id = 'run-1'"), 2);
 }
 
+TEST_P(CvmsStoreTest, AnEventSeenInAnEarlierBatchIsADuplicateAndTheNextLoadStartsAfresh) {
+  load_file("run-1", {state_dose("EV1")});
+  CvmsStore store(options_);
+  for (const char* run : {"run-2", "run-3"}) {
+    store.begin(load(run));
+    EXPECT_EQ(apply_all(store, {state_dose("EV1")}), std::vector{ApplyOutcome::Unchanged}) << run;
+    EXPECT_EQ(apply_all(store, {state_dose("EV1")}), std::vector{ApplyOutcome::DuplicateInFile}) << run;
+    EXPECT_EQ(apply_all(store, {state_dose("EV9").with("action_code", "U")}),
+              std::vector{ApplyOutcome::UnknownEvent}) << run;
+    EXPECT_EQ(apply_all(store, {state_dose("EV9")}), std::vector{ApplyOutcome::DuplicateInFile}) << run;
+    EXPECT_EQ(apply_all(store, {state_dose("EV2")}), std::vector{ApplyOutcome::Inserted}) << run;
+    EXPECT_EQ(apply_all(store, {state_dose("EV2").with("action_code", "D")}),
+              std::vector{ApplyOutcome::DuplicateInFile}) << run;
+    store.rollback();  // run-3 must not remember what run-2 saw
+  }
+  store.begin(load("run-4"));
+  EXPECT_EQ(apply_all(store, {state_dose("EV2")}), std::vector{ApplyOutcome::Inserted});
+  store.commit({});
+  store.begin(load("run-5"));
+  EXPECT_EQ(apply_all(store, {state_dose("EV1")}), std::vector{ApplyOutcome::Unchanged});
+  EXPECT_EQ(apply_all(store, {state_dose("EV2").with("action_code", "D")}), std::vector{ApplyOutcome::Voided});
+  store.commit({});
+  EXPECT_EQ(count("vaccinations"), 2);
+}
+
 TEST_P(CvmsStoreTest, EventIdsAreUniquePerOrganizationNotGlobally) {
   EXPECT_EQ(load_file("run-1", {state_dose("EV1"), state_dose("EV1").with("org_code", "OTHERORG")}),
             (std::vector{ApplyOutcome::Inserted, ApplyOutcome::Inserted}));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cvms_store.hpp"
+#include "db/database.hpp"
 #include "vaxetl/sdk/batch.hpp"
 #include "vaxetl/sdk/canonical_record.hpp"
 #include "vaxetl/sdk/plugin.hpp"
@@ -71,8 +72,14 @@ class CvmsSink final : public vaxetl::sdk::Sink {
     options.schema_path = context.data_path(context.config.get_string("schema"));
     options.cache_kib = static_cast<std::size_t>(context.config.get_int("cache_mib")) * 1024;
     options.busy_timeout_ms = static_cast<int>(context.config.get_int("busy_timeout_ms"));
-    if (!options.database.starts_with("postgres")) {
-      const auto parent = std::filesystem::path(options.database).parent_path();
+    vaxetl::db::Location location;
+    try {
+      location = vaxetl::db::Location::parse(options.database);
+    } catch (const std::invalid_argument& e) {
+      throw Error(VAXETL_IO_ERROR, std::string("cannot open the CVMS store: ") + e.what());
+    }
+    if (!location.is_postgres()) {  // a SQLite store is created where it is named
+      const auto parent = std::filesystem::path(location.target).parent_path();
       std::error_code ec;
       if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     }

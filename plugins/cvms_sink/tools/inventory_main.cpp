@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cvms_store.hpp"
+#include "db/database.hpp"
 #include "vaxetl/sdk/companion_tool.hpp"
 
 namespace {
@@ -171,9 +172,12 @@ int receive(const Options& options) {
   if (receipt.lot_number.empty()) throw Refused{"--lot is empty"};
 
   const cvms::StoreOptions store_config = store_options(options);
-  const fs::path parent = fs::path(store_config.database).parent_path();
-  std::error_code ignored;
-  if (!parent.empty()) fs::create_directories(parent, ignored);
+  const auto location = vaxetl::db::Location::parse(store_config.database);
+  if (!location.is_postgres()) {  // a SQLite store is created where it is named
+    const fs::path parent = fs::path(location.target).parent_path();
+    std::error_code ignored;
+    if (!parent.empty()) fs::create_directories(parent, ignored);
+  }
   cvms::CvmsStore store(store_config);
   const cvms::ReceiptResult result = store.receive(receipt);
   std::cout << "received " << receipt.vials << (receipt.vials == 1 ? " vial" : " vials") << " of "
@@ -204,10 +208,11 @@ void print_table(const std::vector<std::vector<std::string>>& rows, const std::v
 int show(const Options& options) {
   const std::string pin = options.get("pin") ? checked_pin(*options.get("pin")) : std::string();
   const cvms::StoreOptions store_config = store_options(options);
+  const auto location = vaxetl::db::Location::parse(store_config.database);
   std::error_code ec;
-  if (!fs::exists(store_config.database, ec))
+  if (!location.is_postgres() && !fs::exists(location.target, ec))
     throw cvms::StoreError(std::string("no CVMS store at ")
-                               .append(store_config.database)
+                               .append(location.display())
                                .append(" (set VAXETL_HOME or pass --store)"));
   cvms::CvmsStore store(store_config);
   const std::string scope = pin.empty() ? std::string() : std::string(" at ").append(pin);

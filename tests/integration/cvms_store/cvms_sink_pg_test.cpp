@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "cvms_test_support.hpp"
@@ -69,6 +70,27 @@ TEST_P(SinkOnPostgresTest, AFileIsValidatedAndLoadedADryRunWritesNothingAndAReru
   ASSERT_EQ(vaxetl("run " + yaml + " --input '" + file + "' --no-progress --force"), 0);
   EXPECT_EQ(count("vaccinations"), stored);
   EXPECT_EQ(scalar("SELECT records_unchanged FROM loads ORDER BY load_id DESC LIMIT 1"), stored);
+}
+
+TEST_P(SinkOnPostgresTest, VaxetlInventoryReceivesAndShowsOnAPostgresStore) {
+  const std::string out = (dir_ / "out.txt").string();
+  const auto tool = [&](const std::string& args) {
+    const std::string command = "cd '" + dir_.string() + "' && " + kBin + "/vaxetl-inventory " + args + " --store '" +
+                                options_.database + "' >'" + out + "' 2>&1";
+    const int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  const auto printed = [&] {
+    std::ifstream in(out);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  ASSERT_EQ(tool("receive --pin NCA123456 --ndc 80777-0273-99 --lot MOD1 --vials 3"), 0) << printed();
+  EXPECT_NE(printed().find("on hand: 30 doses"), std::string::npos) << printed();
+  EXPECT_EQ(scalar("SELECT doses_received FROM inventory WHERE lot_number = 'MOD1'"), 30);
+  ASSERT_EQ(tool("show --pin NCA123456"), 0) << printed();
+  EXPECT_NE(printed().find("MOD1"), std::string::npos) << printed();
+  // No directory named after the URL appears where the tool ran.
+  EXPECT_FALSE(fs::exists(dir_ / "postgresql:"));
 }
 
 CVMS_ON_POSTGRESQL_ONLY(SinkOnPostgresTest);

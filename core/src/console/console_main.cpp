@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../logging.hpp"
 #include "../operations.hpp"
 #include "../pipeline.hpp"
 #include "console.hpp"
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (!args.empty() && args[0] == "passwd") return passwd({args.begin() + 1, args.end()});
+    vaxetl::configure_logging("text", "info");  // the log goes to stderr; stdout prints the URL
     return serve(args);
   } catch (const UsageError& e) {
     std::cerr << "vaxetl console: " << e.message << "\n" << kUsage;

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "../db/database.hpp"
+#include "../ledger.hpp"
 #include "../operations.hpp"
 
 namespace vaxetl::console {
@@ -141,6 +142,12 @@ std::string render_metrics(const MetricsInput& input) {
       m.sample("vaxetl_run_duration_seconds_sum", {{"org", org}}, h.sum);
       m.sample("vaxetl_run_duration_seconds_count", {{"org", org}}, static_cast<double>(h.count));
     }
+
+    m.family("vaxetl_findings_total", "counter",
+             "Findings recorded by runs (validations excluded), by provider and code: records rejected (E), "
+             "held (H) or loaded with a warning (W), and file-level findings.");
+    for (const auto& total : Ledger(input.ledger).finding_totals())
+      m.sample("vaxetl_findings_total", {{"org", total.org}, {"code", total.code}}, static_cast<double>(total.count));
 
     const auto reports = provider_reports(input.ledger, 30, 1);
     m.family("vaxetl_provider_paused", "gauge", "1 when the race/ethnicity gate (or an operator) paused the provider.");

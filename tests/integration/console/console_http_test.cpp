@@ -4,6 +4,9 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/Pipe.h>
+#include <Poco/PipeStream.h>
+#include <Poco/Process.h>
 
 #include <cstdlib>
 #include <regex>
@@ -90,6 +93,9 @@ TEST_F(ConsoleHttpTest, MetricsAreValidPrometheusTextWithTheLedgersNumbers) {
   has("vaxetl_run_duration_seconds_bucket{org=\"ORGA\",le=\"+Inf\"} 2");
   has("vaxetl_run_duration_seconds_sum{org=\"ORGA\"} 13");
   has("vaxetl_run_duration_seconds_count{org=\"ORGA\"} 2");
+  has("# TYPE vaxetl_findings_total counter");
+  has("vaxetl_findings_total{org=\"ORGA\",code=\"NCVR_AGE\"} 20");
+  has("vaxetl_findings_total{org=\"ORGA\",code=\"NCVR_NDC_UNIT_OF_USE\"} 4");
   has("vaxetl_provider_paused{org=\"ORGB\"} 1");
   has("vaxetl_provider_paused{org=\"ORGA\"} 0");
   has("vaxetl_provider_held_files{org=\"ORGB\"} 1");
@@ -290,6 +296,41 @@ TEST_F(ConsoleHttpTest, ServesHttpsWithAGeneratedCertificate) {
   Client plain;
   plain.port = server->port();
   EXPECT_ANY_THROW(plain.send("GET", "/healthz"));
+}
+
+TEST_F(ConsoleHttpTest, VaxetlConsoleSetsPasswordsAndServesUntilSigterm) {
+  const std::string users = dir / "operators";
+  const std::string vaxetl = VAXETL_EXECUTABLE;
+  const std::string set_bob = "printf '%s\\n' 'a long enough passphrase' | " + vaxetl + " console passwd " + users + " bob";
+  ASSERT_EQ(std::system(set_bob.c_str()), 0);
+  const std::string short_one = "printf 'short\\n' | " + vaxetl + " console passwd " + users + " eve 2>/dev/null";
+  EXPECT_EQ(WEXITSTATUS(std::system(short_one.c_str())), 64);
+  const std::string line = vaxetl::test::read_file(users);
+  EXPECT_TRUE(std::regex_match(line, std::regex("bob:pbkdf2-sha256\\$600000\\$[0-9a-f]{32}\\$[0-9a-f]{64}\n"))) << line;
+  EXPECT_EQ(std::filesystem::status(users).permissions() & std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+
+  Poco::Pipe out;
+  Poco::ProcessHandle console = Poco::Process::launch(
+      vaxetl, {"console", "--ledger", filled.ledger, "--users", users, "--error-dir", filled.error_dir}, nullptr, &out,
+      nullptr);
+  struct Stop {  // the console never outlives the test, whatever fails
+    Poco::ProcessHandle& handle;
+    ~Stop() {
+      if (Poco::Process::isRunning(handle)) Poco::Process::kill(handle);
+    }
+  } stop{console};
+  Poco::PipeInputStream from_console(out);
+  std::string first;
+  std::getline(from_console, first);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(first, m, std::regex("console: http://127\\.0\\.0\\.1:(\\d+)/"))) << "[" << first << "]";
+  client.port = static_cast<uint16_t>(std::stoi(m[1]));
+  EXPECT_EQ(client.send("GET", "/healthz").status, 200);
+  EXPECT_EQ(client.login("bob", "a long enough passphrase").status, 303);
+  EXPECT_EQ(client.send("GET", "/errors/" + filled.run_a).status, 200);
+  Poco::Process::requestTermination(console.id());
+  EXPECT_EQ(console.wait(), 0);
 }
 
 }  // namespace

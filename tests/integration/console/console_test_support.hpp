@@ -66,6 +66,7 @@ inline FilledLedger fill_ledger(const TempDir& dir) {
     r.status = status;
     r.counts = counts;
     r.error_file = error_file;
+    if (counts.rejected > 0) r.findings_by_code = {{"NCVR_AGE", counts.rejected - 4}, {"NCVR_NDC_UNIT_OF_USE", 4}};
     if (status == "held") r.race_ethnicity = RaceEthnicityCounts{300, 270, 30};
     else r.race_ethnicity = RaceEthnicityCounts{counts.received, counts.received, 0};
     ledger.finish(r);

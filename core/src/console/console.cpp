@@ -22,6 +22,7 @@
 #include <Poco/PipeStream.h>
 #include <Poco/Process.h>
 #include <Poco/URI.h>
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -78,6 +79,12 @@ bool valid_org(std::string_view org) {
   return std::all_of(org.begin(), org.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   });
+}
+
+// Compares without an early exit, so timing tells nothing about a token.
+bool same_token(const std::string& given, const std::string& expected) {
+  return !expected.empty() && given.size() == expected.size() &&
+         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
 std::string today_utc() { return utc_timestamp_iso().substr(0, 10); }
@@ -269,8 +276,11 @@ struct ConsoleServer::Impl {
     const std::string& method = request.getMethod();
     const bool get = method == "GET" || method == "HEAD";
     const bool post = method == "POST";
-    if (request.getContentLength() > kMaxBody && request.getContentLength() != HTTPServerRequest::UNKNOWN_CONTENT_LENGTH)
-      return send(response, HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE, "text/plain", "too large\n");
+    // Forms are small: a POST says its length, and it is bounded.
+    if (post && (request.getContentLength() == HTTPServerRequest::UNKNOWN_CONTENT_LENGTH || request.getChunkedTransferEncoding()))
+      return send(response, HTTPResponse::HTTP_LENGTH_REQUIRED, "text/plain; charset=utf-8", "length required\n");
+    if (request.getContentLength() > kMaxBody)
+      return send(response, HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE, "text/plain; charset=utf-8", "too large\n");
     if (path == "/healthz" && get) {
       if (ledger_answers()) return send(response, HTTPResponse::HTTP_OK, "text/plain; charset=utf-8", "ok\n");
       return send(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
@@ -331,7 +341,7 @@ struct ConsoleServer::Impl {
   void logout(HTTPServerRequest& request, HTTPServerResponse& response) {
     Poco::Net::HTMLForm form(request, request.stream());
     const auto session = current_session(request);
-    if (session && form.get("csrf", "") == session->csrf_token) {
+    if (session && same_token(form.get("csrf", ""), session->csrf_token)) {
       Poco::Net::NameValueCollection cookies;
       request.getCookies(cookies);
       auth.logout(cookies.get(kSessionCookie, ""));
@@ -371,7 +381,7 @@ struct ConsoleServer::Impl {
     if (!session)
       return send_page(response, HTTPResponse::HTTP_UNAUTHORIZED, "Login required",
                        "<p id=\"action-refused\">Log in to run actions. <a href=\"/login\">Log in</a></p>", std::nullopt);
-    if (form.get("csrf", "").size() != session->csrf_token.size() || form.get("csrf", "") != session->csrf_token)
+    if (!same_token(form.get("csrf", ""), session->csrf_token))
       return send_page(response, HTTPResponse::HTTP_FORBIDDEN, "Forbidden",
                        "<p id=\"action-refused\">The form is stale or was not sent from this page; reload and try "
                        "again.</p>",

@@ -547,6 +547,7 @@ struct ConsoleServer::Impl {
                 std::to_string(static_cast<int64_t>(c.oldest_pending_age_seconds)) + "</td></tr>";
       body += "</table>";
     }
+    body += "<p class=\"note\" id=\"ledger\">ledger: " + html(db::Location::parse(settings.ledger).display()) + "</p>";
     send_page(response, HTTPResponse::HTTP_OK, "vaxetl operations", body, session);
   }
 

@@ -13,6 +13,7 @@
 
 #include "console_test_support.hpp"
 #include "metrics.hpp"
+#include "pg_scratch_database.hpp"
 
 namespace vaxetl::console::test {
 namespace {
@@ -124,6 +125,34 @@ TEST_F(ConsoleHttpTest, MetricsAreValidPrometheusTextWithTheLedgersNumbers) {
     EXPECT_TRUE(declared.count(family)) << "undeclared family: " << line;
     EXPECT_EQ(line.find("COVID_"), std::string::npos) << line;
   }
+}
+
+// The same health, metrics and page on a ledger in PostgreSQL (a scratch database of its own).
+TEST(ConsoleOnPostgresqlTest, HealthMetricsAndPageReadAPostgresqlLedger) {
+  std::string admin_url;
+  VAXETL_TEST_SERVER_SETTING("VAXETL_TEST_PG_ADMIN_URL", admin_url);
+  vaxetl::test::PgScratchDatabase database(admin_url);
+  TempDir dir;
+  const FilledLedger filled = fill_ledger(dir, database.url());
+  ConsoleSettings s;
+  s.ledger = filled.ledger;
+  s.error_dirs = {filled.error_dir};
+  s.vaxetl_executable = VAXETL_EXECUTABLE;
+  ConsoleServer server(s);
+  server.start();
+  Client client;
+  client.port = server.port();
+  EXPECT_EQ(client.send("GET", "/healthz").body, "ok\n");
+  const std::string metrics = client.send("GET", "/metrics").body;
+  for (const char* line : {"vaxetl_ledger_up 1", "vaxetl_files{org=\"ORGA\",status=\"succeeded\"} 2",
+                           "vaxetl_records_total{org=\"ORGA\",outcome=\"loaded\"} 486",
+                           "vaxetl_findings_total{org=\"ORGA\",code=\"NCVR_AGE\"} 20",
+                           "vaxetl_run_duration_seconds_sum{org=\"ORGA\"} 13", "vaxetl_provider_paused{org=\"ORGB\"} 1"})
+    EXPECT_NE(metrics.find(std::string("\n") + line + "\n"), std::string::npos) << line << "\n" << metrics;
+  const std::string page = client.send("GET", "/").body;
+  EXPECT_NE(page.find("<td class=\"n received\">510</td>"), std::string::npos) << page;
+  EXPECT_NE(page.find("<td class=\"n populated\">90.00%</td>"), std::string::npos) << page;
+  EXPECT_NE(page.find("id=\"ledger\">ledger: postgresql://"), std::string::npos) << "the page names the ledger it reads";
 }
 
 TEST_F(ConsoleHttpTest, EscapesLabelValues) {

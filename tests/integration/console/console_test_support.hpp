@@ -39,9 +39,10 @@ struct FilledLedger {
 // ORGB: one held PROD run (300 held, race/ethnicity 270 populated, 30 unknown), paused.
 // ORGC: paused by an operator, nothing held. A run whose error file lies outside error_dir,
 // and an org whose name needs escaping in a label.
-inline FilledLedger fill_ledger(const TempDir& dir) {
+// `location`: the ledger's location (default: a SQLite file in `dir`).
+inline FilledLedger fill_ledger(const TempDir& dir, const std::string& location = "") {
   FilledLedger f;
-  f.ledger = dir / "var/ledger.sqlite";
+  f.ledger = location.empty() ? dir / "var/ledger.sqlite" : location;
   f.error_dir = dir / "var/errors";
   f.users_file = dir / "users";
   std::filesystem::create_directories(f.error_dir);

@@ -39,6 +39,7 @@
 #include "../runner.hpp"
 #include "../serve/daemon_config.hpp"
 #include "../serve/file_daemon.hpp"
+#include "../serve/operator_page.hpp"
 #include "../serve/serve.hpp"
 
 namespace {
@@ -365,8 +366,10 @@ class VaxetlApp : public Poco::Util::Application {
     };
     int exit_code = vaxetl::kExitOk;
     try {
-      // The operator page (core/src/console) plugs in through DaemonHooks::start_operator_page.
-      exit_code = daemon ? vaxetl::daemon::run_daemon(*config, stop, vaxetl::daemon::DaemonHooks{})
+      // The operator page (the http: section) starts with the daemon and stops after its last file.
+      vaxetl::daemon::DaemonHooks hooks;
+      hooks.start_operator_page = vaxetl::daemon::start_operator_page;
+      exit_code = daemon ? vaxetl::daemon::run_daemon(*config, stop, hooks)
                          : vaxetl::serve(*pipeline, *settings, stop);
     } catch (...) {
       release_waiter();

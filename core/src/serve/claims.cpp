@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kColumns =
     "channel, file_name, size, state, owner, lease_until, attempts, next_attempt_at, reason, sha256, "
-    "run_id, reply_file, reply_sent, first_seen_at, updated_at";
+    "run_id, reply_file, reply_sent, first_seen_at, updated_at, generation, generation_at, previous_run_id";
 
 ClaimState state_from(const std::string& text) {
   if (text == "retrying") return ClaimState::Retrying;
@@ -55,6 +55,9 @@ Claim claim_from(const Poco::Data::RecordSet& rows, std::size_t row) {
   claim.reply_in_flight = number(12) == 2;
   claim.first_seen_at = number(13);
   claim.updated_at = number(14);
+  claim.generation = static_cast<int>(number(15));
+  claim.generation_at = number(16);
+  claim.previous_run_id = text(17);
   return claim;
 }
 
@@ -119,6 +122,29 @@ std::optional<Claim> ClaimStore::try_claim(const ClaimKey& key, std::chrono::mil
       won = take.execute() == 1;
     }
     if (!won) return std::nullopt;
+  } catch (const Poco::Exception& e) {
+    throw std::runtime_error("claims " + location_.display() + ": " + e.displayText());
+  }
+  return find_locked(key);
+}
+
+std::optional<Claim> ClaimStore::reopen(const Claim& seen, std::chrono::milliseconds lease) {
+  std::lock_guard lock(mutex_);
+  const ClaimKey& key = seen.key;
+  const std::int64_t at = epoch_millis();
+  try {
+    // The generation in the WHERE makes this a compare-and-set: a second daemon that saw the
+    // same done row finds it claimed, one generation on, and changes nothing.
+    Poco::Data::Statement take(*session_);
+    take << db::bind_markers(location_.backend,
+                             "UPDATE serve_claims SET state = 'claimed', owner = ?, lease_until = ?, "
+                             "generation = generation + 1, generation_at = ?, previous_run_id = run_id, attempts = 0, "
+                             "next_attempt_at = 0, reason = '', sha256 = '', run_id = '', reply_file = '', "
+                             "reply_sent = 0, updated_at = ? WHERE channel = ? AND file_name = ? AND size = ? AND "
+                             "state IN ('done', 'parked') AND generation = ?"),
+        bind(owner_), bind(at + lease.count()), bind(at), bind(at), bind(key.channel), bind(key.file_name),
+        bind(static_cast<Poco::Int64>(key.size)), bind(seen.generation);
+    if (take.execute() != 1) return std::nullopt;
   } catch (const Poco::Exception& e) {
     throw std::runtime_error("claims " + location_.display() + ": " + e.displayText());
   }

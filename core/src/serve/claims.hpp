@@ -3,7 +3,7 @@
 // file name and size; whoever inserts it, or takes over its expired lease, owns it until it is
 // done, parked, or handed back for a retry. The owner renews its lease while it works, so a
 // daemon that dies (SIGKILL, power) loses its files to the next poller once the lease expires.
-// A done or parked row is never claimed again.
+// A done or parked row is claimed again only as a new upload (reopen), one generation later.
 #pragma once
 
 #include <chrono>
@@ -46,6 +46,9 @@ struct Claim {
   bool reply_in_flight = false;  // a send began and did not report back (its daemon died)
   std::int64_t first_seen_at = 0;
   std::int64_t updated_at = 0;
+  int generation = 0;           // uploads seen under this key before this one
+  std::int64_t generation_at = 0;  // when this upload was claimed afresh (epoch ms; 0: the first)
+  std::string previous_run_id;  // the run that judged the previous upload
 };
 
 // Per channel, from the claim rows.
@@ -75,6 +78,10 @@ class ClaimStore {
   // due. Exactly one of several concurrent callers wins. Returns the row as won.
   std::optional<Claim> try_claim(const ClaimKey& key, std::chrono::milliseconds lease);
   std::optional<Claim> find(const ClaimKey& key);
+  // A done or parked row whose file was uploaded again: claims it afresh (no attempts, no run)
+  // one generation later, when it is still at `seen.generation` and still done or parked.
+  // Exactly one of several concurrent callers wins.
+  std::optional<Claim> reopen(const Claim& seen, std::chrono::milliseconds lease);
 
   // Extends this owner's lease; false when the row is no longer this owner's.
   bool renew(const ClaimKey& key, std::chrono::milliseconds lease);

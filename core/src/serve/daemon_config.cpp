@@ -60,17 +60,7 @@ class ConfigReader {
         else config.mllp_pipeline = resolve(base, pipeline);
       }
     }
-    if (const auto http = root["http"]; http) {
-      config.http_location = location(http);
-      if (!http.IsMap()) {
-        problem(http, "http must be a mapping");
-      } else {
-        for (const auto& item : http)
-          config.http.push_back({item.first.as<std::string>(),
-                                 scalar(item.second, "http." + item.first.as<std::string>(), ""),
-                                 location(item.first)});
-      }
-    }
+    read_http(root["http"], base, config);
     if (!problems_.empty()) throw PipelineError(problems_);
     return config;
   }
@@ -134,6 +124,57 @@ class ConfigReader {
       if (!fs::is_regular_file(path, ec)) problem(item, "pipeline file not found: " + path);
       else config.pipelines.push_back(path);
     }
+  }
+
+  void read_http(const YAML::Node& node, const fs::path& base, DaemonConfig& config) {
+    if (!node) return;
+    if (!node.IsMap()) {
+      problem(node, "http must be a mapping (bind, port, users, tls_certificate, tls_private_key, ...)");
+      return;
+    }
+    HttpSettings& http = config.http;
+    http.enabled = true;
+    only_keys(node, "http", {"bind", "port", "users", "tls_certificate", "tls_private_key", "ledger", "error_dirs",
+                             "mpi_indexes", "runs_shown"});
+    http.bind = scalar(node["bind"], "http.bind", http.bind);
+    http.port = static_cast<std::uint16_t>(integer(node["port"], "http.port", 0, 65535, http.port));
+    http.runs_shown = integer(node["runs_shown"], "http.runs_shown", 1, 100000, http.runs_shown);
+    http.users_file = resolve(base, scalar(node["users"], "http.users", ""));
+    http.tls_certificate = resolve(base, scalar(node["tls_certificate"], "http.tls_certificate", ""));
+    http.tls_private_key = resolve(base, scalar(node["tls_private_key"], "http.tls_private_key", ""));
+    if (http.tls_certificate.empty() != http.tls_private_key.empty())
+      problem(node, "http.tls_certificate and http.tls_private_key go together: both or neither");
+    // A store location may be a URL: only a plain path is made relative to this file.
+    const std::string ledger = scalar(node["ledger"], "http.ledger", "");
+    http.ledger = ledger.find("://") == std::string::npos ? resolve(base, ledger) : ledger;
+    http.error_dirs = paths(node["error_dirs"], "http.error_dirs", base);
+    for (const auto& index : paths(node["mpi_indexes"], "http.mpi_indexes", base)) http.mpi_indexes.push_back(index);
+  }
+
+  std::vector<std::string> paths(const YAML::Node& node, const std::string& what, const fs::path& base) {
+    std::vector<std::string> out;
+    if (!node) return out;
+    if (!node.IsSequence()) {
+      problem(node, what + " must be a list");
+      return out;
+    }
+    for (const auto& item : node) {
+      const std::string value = scalar(item, what + "[]", "");
+      if (!value.empty()) out.push_back(value.find("://") == std::string::npos ? resolve(base, value) : value);
+    }
+    return out;
+  }
+
+  int integer(const YAML::Node& node, const std::string& what, int low, int high, int fallback) {
+    const std::string text = scalar(node, what, "");
+    if (text.empty()) return fallback;
+    int parsed = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec != std::errc{} || end != text.data() + text.size() || parsed < low || parsed > high) {
+      problem(node, what + " must be an integer from " + std::to_string(low) + " to " + std::to_string(high));
+      return fallback;
+    }
+    return parsed;
   }
 
   void read_retry(const YAML::Node& node, DaemonConfig& config) {

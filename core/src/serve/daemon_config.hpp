@@ -15,12 +15,20 @@
 //   pipelines: [ncvr-daily.yaml, cvrs-daily.yaml]   # relative to this file
 //   retry: {attempts: 5, backoff: 30s, max: 1h}
 //   mllp: {pipeline: vxu-mllp.yaml}                  # optional: today's MLLP listener
-//   http: {...}                                      # optional: the operator page's keys
+//   http:                                            # optional: the operator page
+//     bind: 127.0.0.1
+//     port: 8080           # 0: any free port (logged)
+//     users: /etc/vaxetl/console-users                 # none: a read-only page
+//     tls_certificate: console.pem                     # both or neither: HTTPS only
+//     tls_private_key: console.key
+//     error_dirs: [...]    # more than the pipelines' error_dir
+//     mpi_indexes: [...]   # more than the pipelines' PROD/PHI mpi_index
 //
 // Durations are a number with ms, s, m or h. Every value may use ${VAR} and ${VAR:-default}.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -35,6 +43,20 @@ struct RetrySettings {
   std::chrono::milliseconds max_backoff{3'600'000};
 };
 
+// The operator page's section (core/src/console), hosted by the daemon.
+struct HttpSettings {
+  bool enabled = false;  // the configuration has an http: section
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port
+  std::string users_file;  // empty: read-only page
+  std::string tls_certificate;
+  std::string tls_private_key;
+  std::string ledger;  // empty: the first pipeline's ledger
+  std::vector<std::string> error_dirs;
+  std::vector<std::string> mpi_indexes;
+  int runs_shown = 500;
+};
+
 struct DaemonConfig {
   std::string path;
   std::string database;  // claims: a SQLite path or a PostgreSQL URL (db::Location)
@@ -46,9 +68,7 @@ struct DaemonConfig {
   std::vector<std::string> pipelines;  // absolute paths, in routing order
   RetrySettings retry;
   std::string mllp_pipeline;           // empty: no MLLP listener
-  // The operator page's section, as written (its keys are checked by the page itself).
-  std::vector<ConfigValue> http;
-  SourceLocation http_location;
+  HttpSettings http;  // the operator page, when enabled
   // The program each file runs in (`PROGRAM run PIPELINE --input FILE`); empty: this program.
   // Not a configuration key: a daemon embedded in another program (a test) sets it.
   std::string program;

@@ -1,5 +1,7 @@
 #include "serve/file_daemon.hpp"
 
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timestamp.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -143,8 +145,10 @@ std::size_t FileDaemon::poll_once(const std::atomic<bool>& stop) {
   for (auto& channel : channels_) {
     if (stop.load()) break;
     std::vector<transport::InboxEntry> unsettled, ready;
+    std::int64_t listed_at = 0;
     try {
       unsettled = channel->in_processing();
+      listed_at = epoch_millis();
       ready = channel->list_ready();
     } catch (const std::exception& e) {
       spdlog::warn("channel {} ({}): cannot list files: {}", channel->name(), channel->display(), e.what());
@@ -161,7 +165,7 @@ std::size_t FileDaemon::poll_once(const std::atomic<bool>& stop) {
       for (const auto& entry : *list) {
         if (stop.load()) break;
         try {
-          if (handle(*channel, entry, list == &unsettled)) ++handled;
+          if (handle(*channel, entry, list == &unsettled, listed_at)) ++handled;
         } catch (const std::exception& e) {
           // The claim's lease runs out and the file is taken again (by this or another daemon).
           spdlog::error("channel {}: file {}: {}", channel->name(), entry.name, e.what());
@@ -172,22 +176,33 @@ std::size_t FileDaemon::poll_once(const std::atomic<bool>& stop) {
   return handled;
 }
 
-bool FileDaemon::handle(transport::Channel& channel, const transport::InboxEntry& entry, bool unsettled) {
+bool FileDaemon::handle(transport::Channel& channel, const transport::InboxEntry& entry, bool unsettled,
+                        std::int64_t listed_at) {
   const ClaimKey key{channel.name(), entry.name, entry.size};
+  std::optional<Claim> claim;
   if (const auto existing = claims_->find(key);
       existing && (existing->state == ClaimState::Done || existing->state == ClaimState::Parked)) {
-    // Ended, but a daemon died before moving it out of processing/: finish that step only.
-    // A ready file with such a row is a stale listing: another daemon took it since.
     if (unsettled) {
+      // Ended, but a daemon died before moving it out of processing/: finish that step only.
       channel.settle(entry, existing->state == ClaimState::Done ? transport::Settlement::Done
                                                                 : transport::Settlement::Parked);
       spdlog::info("channel {}: file {} was already {}; settled", channel.name(), entry.name,
                    to_string(existing->state));
+      return false;
     }
-    return false;
+    // In the inbox again. The row ended after this listing began (allowing for clocks that
+    // differ by up to a lease): the listing may predate another daemon's fetch, so wait for the
+    // next one. Otherwise the file left the inbox when it was fetched and this is a new upload
+    // with the same name and size: claim it afresh; its run decides (already loaded: skipped).
+    if (existing->updated_at + config_.lease.count() >= listed_at) return false;
+    claim = claims_->reopen(*existing, config_.lease);
+    if (!claim) return false;
+    spdlog::info("channel {}: file {} uploaded again after it was {} (upload {} under this name and size)",
+                 channel.name(), entry.name, to_string(existing->state), claim->generation + 1);
+  } else {
+    claim = claims_->try_claim(key, config_.lease);
+    if (!claim) return false;
   }
-  std::optional<Claim> claim = claims_->try_claim(key, config_.lease);
-  if (!claim) return false;
   HeldLease held(*keeper_, key);
   if (claim->attempts > 0 || unsettled)
     spdlog::info("channel {}: file {} taken again (failed runs so far: {})", channel.name(), entry.name,
@@ -234,7 +249,7 @@ void FileDaemon::work(transport::Channel& channel, const transport::InboxEntry& 
                  entry.name, result.run_id, result.status, result.received, result.loaded, result.rejected,
                  result.held);
     std::string reply = result.error_file;
-    if (reply.empty() && result.status == "skipped") reply = earlier_reply(pipeline, entry.name, result.message);
+    if (reply.empty() && result.status == "skipped") reply = earlier_reply(pipeline, claim, result.message);
     claims_->record_run(key, result.run_id, reply);
     claim.run_id = result.run_id;
     claim.reply_file = reply;
@@ -279,18 +294,28 @@ void FileDaemon::work(transport::Channel& channel, const transport::InboxEntry& 
   fs::remove(local, ec);
 }
 
-std::string FileDaemon::earlier_reply(const std::string& pipeline, const std::string& file_name,
+std::string FileDaemon::earlier_reply(const std::string& pipeline, const Claim& claim,
                                       const std::string& message) const {
+  const std::string& file_name = claim.key.file_name;
   // A run that found this content loaded already names that run ("... by run R...").
   const auto at = message.find("by run ");
   if (at == std::string::npos) return "";
   const auto start = at + 7;
   const std::string run_id = message.substr(start, message.find_first_of(" ;", start) - start);
+  // The same bytes uploaded again: the provider has that run's reply from an earlier upload.
+  if (!claim.previous_run_id.empty() && run_id == claim.previous_run_id) return "";
   try {
     Ledger ledger(pipeline_settings(pipeline, process_environment()).ledger);
     const auto earlier = ledger.find(run_id);
     // Only this very file's earlier run: its daemon died before sending the reply. The same
     // content under another name is another provider file with nothing new to say.
+    // A run older than this upload's claim judged an earlier upload (its reply went back then),
+    // e.g. contents A, B, then A again. Both times come from the clock of the daemon that claimed
+    // this upload, and ledger times are ISO 8601 UTC of one width, so they compare as text.
+    if (earlier && claim.generation > 0 &&
+        earlier->started_at < Poco::DateTimeFormatter::format(Poco::Timestamp(claim.generation_at * 1000),
+                                                              "%Y-%m-%dT%H:%M:%S.%iZ"))
+      return "";
     if (earlier && earlier->input_name == file_name) return earlier->error_file;
   } catch (const std::exception& e) {
     spdlog::warn("cannot read the ledger for run {}: {}", run_id, e.what());
@@ -378,8 +403,8 @@ int run_daemon(const DaemonConfig& config, const std::atomic<bool>& stop, const 
     stop_page = hooks.start_operator_page(config, [&daemon] { return daemon.queue_snapshot(); });
   daemon.run(stop);
   spdlog::info("vaxetl serve: stopping; no file is in hand");
-  if (stop_page) stop_page();
   if (mllp.joinable()) mllp.join();
+  if (stop_page) stop_page();  // the page shows the queues until the last work is done
   return mllp_exit;
 }
 

@@ -61,15 +61,17 @@ class FileDaemon {
   struct Route;
   class LeaseKeeper;
 
-  bool handle(transport::Channel& channel, const transport::InboxEntry& entry, bool unsettled);
+  // `listed_at`: when the listing that found `entry` began (epoch ms).
+  bool handle(transport::Channel& channel, const transport::InboxEntry& entry, bool unsettled,
+              std::int64_t listed_at);
   void work(transport::Channel& channel, const transport::InboxEntry& entry, Claim claim);
   void fail(transport::Channel& channel, const transport::InboxEntry& entry, const Claim& claim,
             const std::string& reason);
   std::string route(const std::string& file_name, std::string& refusal) const;
   // The error file of the run that already loaded this very file (a daemon died after that run
   // committed and before its claim recorded it), from the skipped run's message; "" if none.
-  std::string earlier_reply(const std::string& pipeline, const std::string& file_name,
-                            const std::string& message) const;
+  // The previous upload's run under the same claim key is not such a run: its reply was sent.
+  std::string earlier_reply(const std::string& pipeline, const Claim& claim, const std::string& message) const;
 
   DaemonConfig config_;
   std::unique_ptr<ClaimStore> claims_;

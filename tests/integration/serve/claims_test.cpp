@@ -76,6 +76,43 @@ TEST_P(ClaimsTest, LiveLeaseIsNotTakenOver) {
   EXPECT_FALSE(store("host:2:1")->try_claim(kFile, 60s).has_value());
 }
 
+// A file uploaded again with the same name and size after its claim ended: one of two daemons
+// that saw the ended row reopens it, one generation on, with nothing left of the first run but
+// its id; a row in hand is not reopened.
+TEST_P(ClaimsTest, EndedClaimIsReopenedOnceForANewUpload) {
+  auto a = store("host:1:1");
+  auto b = store("host:2:1");
+  ASSERT_TRUE(a->try_claim(kFile, 60s).has_value());
+  ASSERT_FALSE(b->reopen(*b->find(kFile), 60s).has_value());  // claimed, not ended
+  a->record_fetched(kFile, "abc123");
+  a->record_run(kFile, "R1", "/tmp/x_error.txt");
+  a->mark_reply_sent(kFile);
+  a->mark_done(kFile);
+  const Claim seen_by_a = *a->find(kFile);
+  const Claim seen_by_b = *b->find(kFile);
+  const auto won = b->reopen(seen_by_b, 60s);
+  ASSERT_TRUE(won.has_value());
+  EXPECT_FALSE(a->reopen(seen_by_a, 60s).has_value());  // the same upload, taken already
+  EXPECT_EQ(won->state, ClaimState::Claimed);
+  EXPECT_EQ(won->owner, "host:2:1");
+  EXPECT_EQ(won->generation, 1);
+  EXPECT_EQ(won->previous_run_id, "R1");
+  EXPECT_TRUE(won->run_id.empty());
+  EXPECT_TRUE(won->reply_file.empty());
+  EXPECT_TRUE(won->sha256.empty());
+  EXPECT_FALSE(won->reply_sent);
+  EXPECT_EQ(won->attempts, 0);
+
+  const ClaimKey parked{"pharmacy", "PARKED.txt", 5};
+  ASSERT_TRUE(a->try_claim(parked, 60s).has_value());
+  a->park(parked, 3, "the run crashed (signal 6)");
+  const auto again = a->reopen(*a->find(parked), 60s);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->attempts, 0);
+  EXPECT_TRUE(again->reason.empty());
+  EXPECT_EQ(again->generation, 1);
+}
+
 TEST_P(ClaimsTest, DoneAndParkedFilesAreNeverClaimedAgainEvenAfterARestart) {
   const ClaimKey parked{"pharmacy", "PARKED.txt", 5};
   {

@@ -50,6 +50,11 @@ TEST(DaemonConfig, ShippedSampleLoads) {
   EXPECT_EQ(config.retry.max_backoff, std::chrono::hours(1));
   EXPECT_EQ(config.poll_interval, std::chrono::seconds(10));
   EXPECT_EQ(config.run_timeout, std::chrono::hours(2));
+  // The operator page, on loopback, read-only until a users file is configured.
+  EXPECT_TRUE(config.http.enabled);
+  EXPECT_EQ(config.http.bind, "127.0.0.1");
+  EXPECT_EQ(config.http.port, 8080);
+  EXPECT_TRUE(config.http.users_file.empty());
   EXPECT_TRUE(vaxetl::daemon::is_daemon_config(std::string(VAXETL_SOURCE_DIR) + "/pipelines/serve.yaml"));
   EXPECT_FALSE(vaxetl::daemon::is_daemon_config(std::string(VAXETL_SOURCE_DIR) + "/pipelines/vxu-mllp.yaml"));
 }
@@ -67,8 +72,16 @@ TEST(DaemonConfig, UnknownKeysAndBadValuesAreRefusedWithFileAndLine) {
                            "channels:\n"
                            "  - name: drop\n"
                            "    kind: carrier-pigeon\n"
-                           "pipelines: [missing.yaml]\n");
+                           "pipelines: [missing.yaml]\n"
+                           "http:\n"
+                           "  bind: 127.0.0.1\n"
+                           "  prot: 8080\n"
+                           "  port: 99999\n"
+                           "  tls_certificate: console.pem\n");
   const std::string problems = all_problems(path, lookup({}));
+  EXPECT_NE(problems.find(path + ":13:3: unknown key http.prot"), std::string::npos) << problems;
+  EXPECT_NE(problems.find(path + ":14:9: http.port must be an integer from 0 to 65535"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("http.tls_certificate and http.tls_private_key go together"), std::string::npos) << problems;
   EXPECT_NE(problems.find(path + ":2:16: poll_interval: 'soon' is not a duration"), std::string::npos) << problems;
   EXPECT_NE(problems.find(path + ":3:1: unknown key 'retyr'"), std::string::npos) << problems;
   EXPECT_NE(problems.find(path + ":5:13: retry.attempts must be an integer from 1 to 100"), std::string::npos)

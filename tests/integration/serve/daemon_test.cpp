@@ -1,12 +1,18 @@
 // `vaxetl serve CONFIG` over a folder channel, as real processes: two daemons share the files,
 // a daemon killed with SIGKILL loses its file to the next one, crashing runs are retried then
 // parked, SIGTERM finishes the file in hand. Claims on SQLite and on PostgreSQL.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <regex>
+#include <sstream>
 #include <string>
 
 #include "daemon_support.hpp"
@@ -24,6 +30,23 @@ using vaxetl::test::ServeProcess;
 using vaxetl::test::wait_until;
 
 enum class Backend { SQLite, PostgreSQL };
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+HttpAnswer http_get(std::uint16_t port, const std::string& path) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", port);
+  session.setTimeout(Poco::Timespan(10, 0));
+  Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::istream& in = session.receiveResponse(response);
+  std::ostringstream body;
+  body << in.rdbuf();
+  return {static_cast<int>(response.getStatus()), body.str()};
+}
 
 struct DaemonSetup {
   std::string lease = "60s";
@@ -51,7 +74,8 @@ class DaemonTest : public ::testing::TestWithParam<Backend> {
   std::string outbox() const { return dir_ / "outbox"; }
   std::string ledger() const { return dir_ / "var/ledger.sqlite"; }
 
-  std::string write_config(const DaemonSetup& setup) {
+  // `extra`: more configuration, e.g. an http: section.
+  std::string write_config(const DaemonSetup& setup, const std::string& extra = "") {
     vaxetl::test::PipelineOptions options;
     options.source = setup.source;
     const auto pipeline = vaxetl::test::write_fixture_pipeline(dir_, options);
@@ -71,7 +95,7 @@ class DaemonTest : public ::testing::TestWithParam<Backend> {
                                    "retry:\n"
                                    "  attempts: " + std::to_string(setup.attempts) + "\n"
                                    "  backoff: 50ms\n"
-                                   "  max: 200ms\n");
+                                   "  max: 200ms\n" + extra);
     return path;
   }
 
@@ -279,6 +303,125 @@ TEST_P(DaemonTest, QueueSnapshotCountsPendingDoneAndParked) {
   EXPECT_EQ(daemon.poll_once(stop), 0u);
   EXPECT_EQ(daemon.queue_snapshot()[0].pending, 0);
   EXPECT_EQ(count_in(outbox()), 3u);
+}
+
+// A provider uploads a file with the same name and size after the first was settled: it is
+// claimed and run again (not left in the inbox forever). The same bytes end skipped, with no
+// second reply; changed bytes of the same size load.
+TEST_P(DaemonTest, SameNameAndSizeUploadedAgainAfterItWasSettledIsRunAgain) {
+  const std::string config = write_config({.lease = "1s"});
+  drop("AGAIN.txt", 30);
+  ServeProcess daemon(config, log("serve.log"));
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/done") == 1; })) << "see " << log("serve.log");
+  const std::string first_run = claims().at(0).run_id;
+
+  drop("AGAIN.txt", 30);  // the very same bytes
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/done") == 2; })) << "see " << log("serve.log");
+  auto runs = vaxetl::test::ledger_runs(ledger());
+  EXPECT_EQ(runs["AGAIN.txt"]["succeeded"], 1);
+  EXPECT_EQ(runs["AGAIN.txt"]["skipped"], 1);
+  auto rows = claims();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, ClaimState::Done);
+  EXPECT_EQ(rows[0].generation, 1);
+  EXPECT_EQ(rows[0].previous_run_id, first_run);
+  EXPECT_FALSE(rows[0].run_id.empty());
+  EXPECT_NE(rows[0].run_id, first_run);
+  EXPECT_EQ(count_in(outbox()), 1u);  // the provider has the first upload's error file
+
+  // Same name, same size, one byte changed: loaded.
+  std::string changed = vaxetl::test::read_file(inbox() + "/done/AGAIN.txt");
+  changed[changed.find("value 1")] = 'V';
+  vaxetl::test::write_file(dir_ / "staging-changed", changed);
+  fs::rename(dir_ / "staging-changed", inbox() + "/AGAIN.txt");
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/done") == 3; })) << "see " << log("serve.log");
+  runs = vaxetl::test::ledger_runs(ledger());
+  EXPECT_EQ(runs["AGAIN.txt"]["succeeded"], 2);
+  EXPECT_EQ(runs["AGAIN.txt"]["skipped"], 1);
+  EXPECT_EQ(count_in(outbox()), 2u);
+
+  // The first bytes once more: skipped as the first upload's content, whose reply went back
+  // long ago; it is not sent again (its name is taken in the outbox) and the file is done.
+  drop("AGAIN.txt", 30);
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/done") == 4; })) << "see " << log("serve.log");
+  EXPECT_EQ(daemon.stop(), 0);
+  runs = vaxetl::test::ledger_runs(ledger());
+  EXPECT_EQ(runs["AGAIN.txt"]["succeeded"], 2);
+  EXPECT_EQ(runs["AGAIN.txt"]["skipped"], 2);
+  rows = claims();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].generation, 3);
+  EXPECT_EQ(rows[0].state, ClaimState::Done);
+  EXPECT_EQ(rows[0].attempts, 0);
+  EXPECT_EQ(count_in(outbox()), 2u);
+  EXPECT_FALSE(fs::exists(inbox() + "/AGAIN.txt"));
+  EXPECT_EQ(count_in(inbox() + "/processing"), 0u);
+}
+
+// A daemon died after the claim became done and before the file left processing/: the file is
+// only settled. It is not a new upload, and nothing runs again.
+TEST_P(DaemonTest, DoneClaimWhoseFileIsStillInProcessingIsSettledWithoutANewRun) {
+  const std::string config = write_config({.lease = "1s"});
+  drop("SETTLED.txt", 10);
+  fs::create_directories(inbox() + "/processing");
+  fs::rename(inbox() + "/SETTLED.txt", inbox() + "/processing/SETTLED.txt");
+  {
+    ClaimStore dead(claims_location_, "dead-host:1:1");
+    const vaxetl::daemon::ClaimKey key{"drop", "SETTLED.txt", fs::file_size(inbox() + "/processing/SETTLED.txt")};
+    ASSERT_TRUE(dead.try_claim(key, std::chrono::minutes(1)));
+    dead.record_run(key, "RUN-EARLIER", "");
+    dead.mark_done(key);
+  }
+  ServeProcess daemon(config, log("serve.log"));
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/done") == 1; })) << "see " << log("serve.log");
+  EXPECT_EQ(daemon.stop(), 0);
+  EXPECT_EQ(vaxetl::test::ledger_runs(ledger()).count("SETTLED.txt"), 0u);
+  const auto rows = claims();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, ClaimState::Done);
+  EXPECT_EQ(rows[0].generation, 0);
+  EXPECT_EQ(rows[0].run_id, "RUN-EARLIER");
+  EXPECT_EQ(count_in(inbox() + "/processing"), 0u);
+}
+
+// `vaxetl serve` with an http: section hosts the operator page: health, and the queue gauges of
+// its channel (a file another daemon holds is pending here and in progress), until SIGTERM.
+TEST_P(DaemonTest, HostsTheOperatorPageWithTheQueueOfItsChannels) {
+  const std::string config = write_config({}, "http:\n  bind: 127.0.0.1\n  port: 0\n");
+  drop("LOADED.txt", 10);  // once loaded, the ledger exists and /healthz answers 200
+  drop("HELD.txt", 10);
+  ClaimStore holder(claims_location_, "other-host:1:1");
+  ASSERT_TRUE(holder.try_claim({"drop", "HELD.txt", fs::file_size(inbox() + "/HELD.txt")}, std::chrono::minutes(10)));
+
+  ServeProcess daemon(config, log("serve.log"));
+  std::uint16_t port = 0;
+  const std::regex url(R"(operator page at http://127\.0\.0\.1:([0-9]+)/)");
+  ASSERT_TRUE(wait_until([&] {
+    std::smatch match;
+    const std::string text = vaxetl::test::read_file(log("serve.log"));
+    if (!std::regex_search(text, match, url)) return false;
+    port = static_cast<std::uint16_t>(std::stoi(match[1].str()));
+    return true;
+  })) << "see " << log("serve.log");
+  ASSERT_TRUE(wait_until([&] { return count_in(inbox() + "/done") == 1; })) << "see " << log("serve.log");
+
+  const HttpAnswer health = http_get(port, "/healthz");
+  EXPECT_EQ(health.status, 200) << health.body;
+  std::string metrics;
+  const bool queued = wait_until([&] {
+    metrics = http_get(port, "/metrics").body;
+    return metrics.find("vaxetl_queue_depth{channel=\"drop\",state=\"pending\"} 1\n") != std::string::npos;
+  });
+  EXPECT_TRUE(queued) << metrics;
+  EXPECT_NE(metrics.find("vaxetl_queue_depth{channel=\"drop\",state=\"in_progress\"} 1\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("vaxetl_queue_depth{channel=\"drop\",state=\"parked\"} 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vaxetl_inbox_oldest_pending_age_seconds{channel=\"drop\"}"), std::string::npos) << metrics;
+  EXPECT_NE(http_get(port, "/").body.find("drop"), std::string::npos);
+
+  EXPECT_EQ(daemon.stop(), 0);
+  EXPECT_THROW(http_get(port, "/healthz"), Poco::Net::NetException);  // the page stopped with it
+  EXPECT_TRUE(fs::exists(inbox() + "/HELD.txt"));  // never taken from its holder
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DaemonTest, ::testing::Values(Backend::SQLite, Backend::PostgreSQL),

@@ -382,6 +382,11 @@ QueueSnapshot FileDaemon::queue_snapshot() {
 
 int run_daemon(const DaemonConfig& config, const std::atomic<bool>& stop, const DaemonHooks& hooks) {
   FileDaemon daemon(config);
+  // Before the MLLP thread: a page that cannot start (port taken, bad users file) stops the
+  // daemon before anything runs. Its function outlives nothing it reads (declared after daemon).
+  std::function<void()> stop_page;
+  if (hooks.start_operator_page)
+    stop_page = hooks.start_operator_page(config, [&daemon] { return daemon.queue_snapshot(); });
   std::thread mllp;
   int mllp_exit = kExitOk;
   if (!config.mllp_pipeline.empty()) {
@@ -398,9 +403,6 @@ int run_daemon(const DaemonConfig& config, const std::atomic<bool>& stop, const 
       }
     });
   }
-  std::function<void()> stop_page;
-  if (hooks.start_operator_page)
-    stop_page = hooks.start_operator_page(config, [&daemon] { return daemon.queue_snapshot(); });
   daemon.run(stop);
   spdlog::info("vaxetl serve: stopping; no file is in hand");
   if (mllp.joinable()) mllp.join();

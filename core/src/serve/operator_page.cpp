@@ -1,10 +1,12 @@
 #include "serve/operator_page.hpp"
 
+#include <Poco/Exception.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 
 #include "console.hpp"
 #include "operations.hpp"
@@ -71,8 +73,13 @@ std::function<void()> start_operator_page(const DaemonConfig& config, std::funct
   if (!config.http.enabled) return {};
   auto server = std::make_shared<console::ConsoleServer>(
       console_settings(config), [queues = std::move(queues)] { return page_queues(queues()); });
-  server->start();
   const std::string& bind = config.http.bind;
+  try {
+    server->start();
+  } catch (const Poco::Exception& e) {  // its what() is only the class name
+    throw std::runtime_error("the operator page cannot listen on " + bind + ":" + std::to_string(config.http.port) +
+                             ": " + e.displayText());
+  }
   spdlog::info("vaxetl serve: operator page at {}://{}:{}/", server->tls() ? "https" : "http",
                bind.find(':') != std::string::npos ? "[" + bind + "]" : bind, server->port());
   return [server] { server->stop(); };

@@ -5,6 +5,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -422,6 +423,24 @@ TEST_P(DaemonTest, HostsTheOperatorPageWithTheQueueOfItsChannels) {
   EXPECT_EQ(daemon.stop(), 0);
   EXPECT_THROW(http_get(port, "/healthz"), Poco::Net::NetException);  // the page stopped with it
   EXPECT_TRUE(fs::exists(inbox() + "/HELD.txt"));  // never taken from its holder
+}
+
+// A page that cannot start (its port is taken) stops the daemon before it takes any file.
+TEST_P(DaemonTest, OperatorPageThatCannotStartStopsTheDaemonBeforeAnyFile) {
+  // Without SO_REUSEADDR/SO_REUSEPORT, so nobody else can bind the port while it is held.
+  Poco::Net::ServerSocket taken;
+  taken.bind(Poco::Net::SocketAddress("127.0.0.1", 0), false, false);
+  taken.listen();
+  const std::string config =
+      write_config({}, "http:\n  bind: 127.0.0.1\n  port: " + std::to_string(taken.address().port()) + "\n");
+  drop("WAITING.txt", 10);
+  ServeProcess daemon(config, log("serve.log"));
+  ASSERT_TRUE(wait_until([&] { return !daemon.running(); })) << "see " << log("serve.log");
+  EXPECT_EQ(daemon.stop(), 70);
+  EXPECT_NE(vaxetl::test::read_file(log("serve.log")).find("the operator page cannot listen on 127.0.0.1:"),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(inbox() + "/WAITING.txt"));
+  EXPECT_TRUE(claims().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DaemonTest, ::testing::Values(Backend::SQLite, Backend::PostgreSQL),

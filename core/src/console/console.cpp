@@ -586,7 +586,10 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   explicit Factory(ConsoleServer::Impl& impl) : impl_(impl) {}
   // Poco owns the handler it asks for.
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override { return new Handler(impl_); }
+  // Poco's contract: the server owns and deletes the handler it is given.
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
+    return std::make_unique<Handler>(impl_).release();
+  }
 
  private:
   ConsoleServer::Impl& impl_;
@@ -595,6 +598,13 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 void initialize_ssl_once() {
   static std::once_flag once;
   std::call_once(once, [] { Poco::Net::initializeSSL(); });
+}
+
+// SO_REUSEADDR so a restarted page gets its port back at once, but never SO_REUSEPORT (Poco's
+// default with reuse on): a second page on a port in use must fail, not share it.
+void bind_exclusively(Poco::Net::ServerSocket& socket, const Poco::Net::SocketAddress& address) {
+  socket.bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
+  socket.listen(64);
 }
 
 }  // namespace
@@ -611,23 +621,25 @@ void ConsoleServer::start() {
   if (impl_->server) return;
   const auto& s = impl_->settings;
   const Poco::Net::SocketAddress address(s.bind_address, s.port);
-  Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
+  auto params = Poco::makeAuto<Poco::Net::HTTPServerParams>();
   params->setMaxThreads(8);
   params->setMaxQueued(64);
   params->setKeepAlive(true);
   if (impl_->tls()) {
     initialize_ssl_once();
-    Poco::Net::Context::Ptr context = new Poco::Net::Context(
+    auto context = Poco::makeAuto<Poco::Net::Context>(
         Poco::Net::Context::TLS_SERVER_USE, s.tls_private_key, s.tls_certificate, "", Poco::Net::Context::VERIFY_NONE);
     context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
                               Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
-    Poco::Net::SecureServerSocket socket(address, 64, context);
+    Poco::Net::SecureServerSocket socket(context);
+    bind_exclusively(socket, address);
     impl_->bound_port = socket.address().port();
-    impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(*impl_), socket, params);
+    impl_->server = std::make_unique<Poco::Net::HTTPServer>(Poco::makeShared<Factory>(*impl_), socket, params);
   } else {
-    Poco::Net::ServerSocket socket(address, 64);
+    Poco::Net::ServerSocket socket;
+    bind_exclusively(socket, address);
     impl_->bound_port = socket.address().port();
-    impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(*impl_), socket, params);
+    impl_->server = std::make_unique<Poco::Net::HTTPServer>(Poco::makeShared<Factory>(*impl_), socket, params);
   }
   impl_->server->start();
   spdlog::info("console: serving {}://{}:{}", impl_->tls() ? "https" : "http", s.bind_address, impl_->bound_port);

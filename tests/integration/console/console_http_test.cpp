@@ -289,6 +289,15 @@ TEST_F(ConsoleHttpTest, BindsToLoopbackOnlyByDefault) {
                Poco::Net::NetException);
 }
 
+TEST_F(ConsoleHttpTest, ASecondPageOnAPortInUseFailsInsteadOfSharingIt) {
+  auto first = start(settings());
+  ConsoleSettings same_port = settings();
+  same_port.port = first->port();
+  ConsoleServer second(std::move(same_port), {});
+  EXPECT_ANY_THROW(second.start());
+  EXPECT_EQ(client.send("GET", "/healthz").status, 200);  // the first still answers
+}
+
 TEST_F(ConsoleHttpTest, WithoutAUsersFileThePageIsReadOnly) {
   auto server = start(settings(false));
   EXPECT_EQ(client.send("GET", "/login").status, 404);

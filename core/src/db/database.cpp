@@ -102,6 +102,29 @@ std::string Location::display() const {
   return "postgresql:" + shown;
 }
 
+namespace {
+
+// Poco's PostgreSQL connector never frees the libpq connection of a failed connect, so a daemon
+// polling an unreachable server would leak one per attempt. Asking the server first (PQping
+// opens and frees its own connection) keeps that path out of Poco. Throws std::invalid_argument
+// with libpq's reason, which names the host, never the password.
+void refuse_unreachable_server(const std::string& connection_string) {
+  const char* keys[] = {"dbname", nullptr};
+  const char* values[] = {connection_string.c_str(), nullptr};
+  switch (PQpingParams(keys, values, /*expand_dbname=*/1)) {
+    case PQPING_OK:
+      return;
+    case PQPING_REJECT:
+      throw std::invalid_argument("the server is up but refuses connections (starting up or shutting down)");
+    case PQPING_NO_RESPONSE:
+      throw std::invalid_argument("no PostgreSQL server answers there (connection refused or timed out)");
+    case PQPING_NO_ATTEMPT:
+      throw std::invalid_argument("the connection settings are invalid");
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Poco::Data::Session> open_session(const Location& location, int busy_timeout_ms) {
   register_connectors();
   try {
@@ -113,8 +136,9 @@ std::unique_ptr<Poco::Data::Session> open_session(const Location& location, int 
       *session << "PRAGMA journal_mode = WAL", Poco::Data::Keywords::now;
       return session;
     }
-    auto session = std::make_unique<Poco::Data::Session>(Poco::Data::PostgreSQL::Connector::KEY,
-                                                         keyword_value_form(location.target));
+    const std::string connection_string = keyword_value_form(location.target);
+    refuse_unreachable_server(connection_string);
+    auto session = std::make_unique<Poco::Data::Session>(Poco::Data::PostgreSQL::Connector::KEY, connection_string);
     // Lock waits are bounded like SQLite's busy timeout.
     *session << "SET lock_timeout = " + std::to_string(busy_timeout_ms), Poco::Data::Keywords::now;
     return session;

@@ -3,7 +3,9 @@
 // the suppression below must not hide leaks in the other SFTP tests.
 #include "sftp_fixture.hpp"
 
-extern "C" const char* __lsan_default_suppressions() { return "leak:libcrypto.so\n"; }
+extern "C" __attribute__((visibility("default"))) const char* __lsan_default_suppressions() {
+  return "leak:libcrypto.so\n";
+}
 
 namespace vaxetl::transport {
 namespace {

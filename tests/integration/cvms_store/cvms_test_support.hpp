@@ -319,12 +319,19 @@ class CvmsStoreTest : public ::testing::TestWithParam<Backend> {
 
 // Runs a fixture's TEST_Ps on both stores, or on SQLite alone (tests of SQLite's own schema
 // files and pragmas).
-#define CVMS_ON_BOTH_BACKENDS(Fixture)                                                        \
-  INSTANTIATE_TEST_SUITE_P(SQLite, Fixture, ::testing::Values(::vaxetl::db::Backend::SQLite)); \
-  INSTANTIATE_TEST_SUITE_P(PostgreSQL, Fixture, ::testing::Values(::vaxetl::db::Backend::PostgreSQL))
-#define CVMS_ON_POSTGRESQL_ONLY(Fixture) \
-  INSTANTIATE_TEST_SUITE_P(PostgreSQL, Fixture, ::testing::Values(::vaxetl::db::Backend::PostgreSQL))
-#define CVMS_ON_SQLITE_ONLY(Fixture) \
-  INSTANTIATE_TEST_SUITE_P(SQLite, Fixture, ::testing::Values(::vaxetl::db::Backend::SQLite))
+// The prefix names the backend already; a fixed suffix keeps ctest's names readable
+// ("PostgreSQL/PgStoreTest.X/store" rather than the parameter's bytes).
+inline std::string backend_test_name(const ::testing::TestParamInfo<::vaxetl::db::Backend>&) { return "store"; }
+#define CVMS_ON_BOTH_BACKENDS(Fixture)                                                                     \
+  INSTANTIATE_TEST_SUITE_P(SQLite, Fixture, ::testing::Values(::vaxetl::db::Backend::SQLite),              \
+                           ::cvms_test::backend_test_name);                                                \
+  INSTANTIATE_TEST_SUITE_P(PostgreSQL, Fixture, ::testing::Values(::vaxetl::db::Backend::PostgreSQL),      \
+                           ::cvms_test::backend_test_name)
+#define CVMS_ON_POSTGRESQL_ONLY(Fixture)                                                                 \
+  INSTANTIATE_TEST_SUITE_P(PostgreSQL, Fixture, ::testing::Values(::vaxetl::db::Backend::PostgreSQL),    \
+                           ::cvms_test::backend_test_name)
+#define CVMS_ON_SQLITE_ONLY(Fixture)                                                       \
+  INSTANTIATE_TEST_SUITE_P(SQLite, Fixture, ::testing::Values(::vaxetl::db::Backend::SQLite), \
+                           ::cvms_test::backend_test_name)
 
 }  // namespace cvms_test

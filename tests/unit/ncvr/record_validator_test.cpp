@@ -190,7 +190,11 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"vax_expiration", "06/2021", 36}, BadValue{"dose_volume_ml", "0.3mL", 39},
                       BadValue{"vax_admin_provider_npi", "123456789", 41},
                       BadValue{"vis_edition_date", "2020-12-32", 42},
-                      BadValue{"record_last_modified", "2021-03-15 10:20:30", 50}));
+                      BadValue{"record_last_modified", "2021-03-15 10:20:30", 50}),
+    // Named by field and index, so ctest's names stay the same from build to build.
+    [](const ::testing::TestParamInfo<BadValue>& info) {
+      return std::string(info.param.field) + "_" + std::to_string(info.index);
+    });
 
 TEST_F(RecordValidatorTest, FlagsCarriageReturnLeftInTheRecord) {
   // Line ends are the reader's job; a CR that reaches the validator is a control character.

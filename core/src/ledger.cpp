@@ -1,5 +1,7 @@
 #include "ledger.hpp"
 
+#include "vaxetl/sdk/companion_tool.hpp"
+
 #include <Poco/Data/Session.h>
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Statement.h>
@@ -26,6 +28,8 @@ namespace vaxetl {
 using Poco::Data::Keywords::into;
 using Poco::Data::Keywords::now;
 using Poco::Data::Keywords::use;
+
+std::string default_ledger_location() { return sdk::vaxetl_store_location("VAXETL_LEDGER", "ledger.sqlite"); }
 
 std::string utc_timestamp_iso() {
   return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ");

@@ -162,6 +162,10 @@ class Ledger {
 db::MigrationStatus migrate_ledger(const std::string& location);
 db::MigrationStatus ledger_schema_status(const std::string& location);
 
+// The ledger the shipped pipelines use when nothing names one: $VAXETL_LEDGER (a SQLite path
+// or a PostgreSQL URL), else ${VAXETL_HOME:-var}/ledger.sqlite.
+std::string default_ledger_location();
+
 std::string utc_timestamp_iso();  // 2026-11-21T14:03:05.123Z
 std::string utc_timestamp_iso_days_ago(int days);
 std::string new_run_id();         // R20261121T140305Z-1a2b3c4d

@@ -258,7 +258,7 @@ class VaxetlApp : public Poco::Util::Application {
     if (auto ledger = value("ledger")) return *ledger;
     if (auto pipeline = value("pipeline"))
       return vaxetl::pipeline_settings(*pipeline, vaxetl::process_environment()).ledger;
-    return vaxetl::interpolate("${VAXETL_LEDGER:-${VAXETL_HOME:-var}/ledger.sqlite}", vaxetl::process_environment());
+    return vaxetl::default_ledger_location();
   }
 
   int rerunCommand(const ArgVec& args) {

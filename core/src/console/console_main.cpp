@@ -32,9 +32,9 @@ constexpr std::string_view kUsage =
     "                      [--error-dir DIR ...] [--mpi-index FILE ...] [--vaxetl BIN]\n"
     "       vaxetl console passwd FILE NAME   (the password is read from stdin)\n"
     "Serves /healthz, /metrics and the operator's page (docs/operator-page.md). Defaults: bind\n"
-    "127.0.0.1, port 0 (any free port, printed), ledger: the first pipeline's or\n"
-    "${VAXETL_HOME:-var}/ledger.sqlite, error files from the pipelines' error_dir (else\n"
-    "${VAXETL_HOME:-var}/errors). Without --users the page is read-only.\n";
+    "127.0.0.1, port 0 (any free port, printed), ledger: the first pipeline's, else\n"
+    "$VAXETL_LEDGER, else ${VAXETL_HOME:-var}/ledger.sqlite; error files from the pipelines'\n"
+    "error_dir (else ${VAXETL_HOME:-var}/errors). Without --users the page is read-only.\n";
 
 struct UsageError {
   std::string message;
@@ -90,7 +90,7 @@ int serve(const std::vector<std::string>& args) {
   }
   const auto env = vaxetl::process_environment();
   if (settings.ledger.empty())
-    settings.ledger = settings.pipelines.empty() ? vaxetl::interpolate("${VAXETL_HOME:-var}/ledger.sqlite", env)
+    settings.ledger = settings.pipelines.empty() ? vaxetl::default_ledger_location()
                                                  : vaxetl::pipeline_settings(settings.pipelines.front(), env).ledger;
   if (settings.pipelines.empty() && settings.error_dirs.empty())
     settings.error_dirs.push_back(vaxetl::interpolate("${VAXETL_HOME:-var}/errors", env));

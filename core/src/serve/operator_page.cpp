@@ -46,7 +46,7 @@ console::ConsoleSettings console_settings(const DaemonConfig& config) {
         add_once(settings.mpi_indexes, index->second);
     }
   }
-  if (settings.ledger.empty()) settings.ledger = interpolate("${VAXETL_HOME:-var}/ledger.sqlite", env);
+  if (settings.ledger.empty()) settings.ledger = default_ledger_location();
   settings.vaxetl_executable = config.program.empty() ? self_executable().string() : config.program;
   return settings;
 }

@@ -36,7 +36,8 @@ constexpr std::string_view kUsage =
     "usage: vaxetl-inventory receive --pin PIN --ndc NDC --lot LOT --vials N [--reference SHIPMENT]\n"
     "       vaxetl-inventory show [--pin PIN] [--discrepancies]\n"
     "options for both:\n"
-    "  --store FILE     the CVMS store (default ${VAXETL_HOME:-var}/cvms.sqlite, as the pipelines)\n"
+    "  --store STORE    the CVMS store, a SQLite file or a PostgreSQL URL (default, as the\n"
+    "                   pipelines: $VAXETL_CVMS_STORE, else ${VAXETL_HOME:-var}/cvms.sqlite)\n"
     "  --schema FILE    schema.sql (default: the cvms_sink plugin's data directory)\n"
     "  --products FILE  products.tsv (default: the cvms_sink plugin's data directory)\n"
     "receive adds VIALS x doses per vial (from the product catalog) to the PIN's inventory of\n"
@@ -139,7 +140,7 @@ std::int64_t checked_vials(std::string_view text) {
   return vials;
 }
 
-std::string default_store() { return vaxetl::sdk::vaxetl_home_file("cvms.sqlite").string(); }
+std::string default_store() { return vaxetl::sdk::vaxetl_store_location("VAXETL_CVMS_STORE", "cvms.sqlite"); }
 
 std::optional<fs::path> plugin_data_dir() {
   return vaxetl::sdk::find_plugin_data_dir(VAXETL_CVMS_DATA_DIR, VAXETL_INSTALL_PREFIX,
@@ -188,21 +189,8 @@ int receive(const Options& options) {
   return kExitOk;
 }
 
-// Prints rows as columns padded to their widest cell; `right` marks numeric columns.
 void print_table(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
-  std::vector<std::size_t> width(right.size(), 0);
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      const std::string pad(width[c] - row[c].size(), ' ');
-      if (c > 0) line += "  ";
-      line += right[c] ? pad + row[c] : row[c] + (c + 1 < row.size() ? pad : "");
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::cout << line << '\n';
-  }
+  std::cout << vaxetl::sdk::format_table(rows, right);
 }
 
 int show(const Options& options) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cvms_store.hpp"
+#include "db/database.hpp"
 #include "index_store/mpi_store.hpp"
 #include "matcher/matcher.hpp"
 #include "vaxetl/sdk/companion_tool.hpp"
@@ -48,7 +49,8 @@ constexpr std::string_view kUsage =
     "       vaxetl-mpi dismiss REVIEW_ID [--reason TEXT] [--by NAME]\n"
     "       vaxetl-mpi stats\n"
     "options for all:\n"
-    "  --index FILE     the MPI index (default ${VAXETL_HOME:-var}/mpi.sqlite, as the pipelines)\n"
+    "  --index STORE    the MPI index, a SQLite file or a PostgreSQL URL (default, as the\n"
+    "                   pipelines: $VAXETL_MPI_INDEX, else ${VAXETL_HOME:-var}/mpi.sqlite)\n"
     "  --data-dir DIR   the schema files (default: the mpi plugin's data directory)\n"
     "explain shows how a record was matched: RECORD is RUN_ID:RECORD_NO (the run id from\n"
     "`vaxetl runs`, the record's line), ORG:RECIP_ID (every decision for the provider's\n"
@@ -59,8 +61,8 @@ constexpr std::string_view kUsage =
     "merge makes RETIRED an alias of SURVIVOR, whose id stays; unmerge undoes exactly that\n"
     "merge and gives RETIRED back its own values; dismiss closes a review without merging.\n"
     "Both also move the doses in the CVMS store that keeps one recipient per master (--cvms,\n"
-    "default ${VAXETL_HOME:-var}/cvms.sqlite; skipped when absent). Running a merge again after\n"
-    "a failure finishes the CVMS part.\n"
+    "default $VAXETL_CVMS_STORE, else ${VAXETL_HOME:-var}/cvms.sqlite; skipped when absent).\n"
+    "Running a merge again after a failure finishes the CVMS part.\n"
     "--by defaults to $USER. Every merge, unmerge and dismiss is logged with who, when and why.\n"
     "exit codes: 0 ok, 64 usage, 65 refused, 70 failure\n";
 
@@ -137,7 +139,7 @@ Options parse(int argc, char** argv) {
   return options;
 }
 
-std::string default_index() { return vaxetl::sdk::vaxetl_home_file("mpi.sqlite").string(); }
+std::string default_index() { return vaxetl::sdk::vaxetl_store_location("VAXETL_MPI_INDEX", "mpi.sqlite"); }
 
 std::optional<fs::path> plugin_data_dir() {
   return vaxetl::sdk::find_plugin_data_dir(VAXETL_MPI_DATA_DIR, VAXETL_INSTALL_PREFIX,
@@ -193,21 +195,8 @@ std::string weight_text(double weight) {
   return text;
 }
 
-// Prints rows as columns padded to their widest cell; `right` marks numeric columns.
 void print_table(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
-  std::vector<std::size_t> width(right.size(), 0);
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      const std::string pad(width[c] - row[c].size(), ' ');
-      if (c > 0) line += "  ";
-      line += right[c] ? pad + row[c] : row[c] + (c + 1 < row.size() ? pad : "");
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::cout << line << '\n';
-  }
+  std::cout << vaxetl::sdk::format_table(rows, right);
 }
 
 // "MPI0000000012", or "MPI0000000012 (now MPI0000000010)" when merged since.
@@ -422,14 +411,16 @@ int review(const Options& options) {
 
 // ---- merge, unmerge, dismiss ----------------------------------------------------------------
 
-// The CVMS store the pipelines load (one recipient per master), when it exists: merges and
-// unmerges move its doses too. Its schema and catalog come from the cvms_sink plugin's data
+// The CVMS store the pipelines load (one recipient per master): merges and unmerges move its
+// doses too. A SQLite store that does not exist yet holds no doses and is skipped; a PostgreSQL
+// store is always used. Its schema and catalog come from the cvms_sink plugin's data
 // directory, found like ours.
 std::optional<vaxetl::cvms::StoreOptions> cvms_store(const Options& options) {
   const std::string path =
-      options.get("cvms").value_or(vaxetl::sdk::vaxetl_home_file("cvms.sqlite").string());
+      options.get("cvms").value_or(vaxetl::sdk::vaxetl_store_location("VAXETL_CVMS_STORE", "cvms.sqlite"));
+  const auto location = vaxetl::db::Location::parse(path);
   std::error_code ec;
-  if (!fs::exists(path, ec)) return std::nullopt;
+  if (!location.is_postgres() && !fs::exists(location.target, ec)) return std::nullopt;
   const auto dir = vaxetl::sdk::find_plugin_data_dir(VAXETL_CVMS_DATA_DIR, VAXETL_INSTALL_PREFIX,
                                                      {"schema.sql", "products.tsv"});
   if (!dir)

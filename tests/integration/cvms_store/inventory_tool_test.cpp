@@ -152,6 +152,18 @@ TEST_P(InventoryToolTest, TheDefaultStoreIsTheOneThePipelinesUse) {
   EXPECT_NE(shown.out.find("       10             0       10"), std::string::npos) << shown.out;
 }
 
+TEST_P(InventoryToolTest, VaxetlCvmsStoreNamesTheDefaultStoreAsItDoesForThePipelines) {
+  const fs::path home = dir_ / "home";
+  const fs::path production = dir_ / "production" / "cvms.sqlite";
+  ::setenv("VAXETL_CVMS_STORE", production.c_str(), 1);
+  const Result r = run({"receive", "--pin", "NCA123456", "--ndc", "59267-1000-02", "--lot", "L", "--vials", "1"},
+                       /*default_store=*/true, home.string());
+  ::unsetenv("VAXETL_CVMS_STORE");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(production));
+  EXPECT_FALSE(fs::exists(home / "cvms.sqlite"));
+}
+
 CVMS_ON_SQLITE_ONLY(InventoryToolTest);
 
 }  // namespace

@@ -249,5 +249,20 @@ TEST_F(MpiToolTest, UsageErrorsExitWith64) {
   EXPECT_NE(help.out.find("usage: vaxetl-mpi explain RECORD"), std::string::npos);
 }
 
+// A merge with the CVMS store on PostgreSQL moves doses there too: a PostgreSQL URL is a store,
+// not a file that might be missing. An unmigrated database shows it was really opened.
+class MpiToolOnPostgresTest : public MpiToolTest {
+ protected:
+  Backend backend() const override { return Backend::PostgreSQL; }
+};
+
+TEST_F(MpiToolOnPostgresTest, AMergeUsesAPostgresqlCvmsStoreInsteadOfSkippingIt) {
+  vaxetl::test::PgScratchDatabase cvms(pg_admin_);
+  const Result r = run({"merge", "MPI0000000001", "MPI0000000002", "--cvms", cvms.url()});
+  EXPECT_EQ(r.exit_code, 70) << r.out << r.err;
+  EXPECT_NE(r.err.find("vaxetl db migrate"), std::string::npos) << r.err;
+  expect_no_values(r);
+}
+
 }  // namespace
 }  // namespace mpi_test

@@ -3,6 +3,8 @@
 // the build tree and from an installation.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
@@ -47,6 +49,27 @@ inline std::optional<std::filesystem::path> find_plugin_data_dir(
     if (complete) return dir;
   }
   return std::nullopt;
+}
+
+// Rows as text columns padded to their widest cell, one line each; `right` marks the columns
+// to align right (numbers). Companion tools print their listings with it.
+inline std::string format_table(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
+  std::vector<std::size_t> width(right.size(), 0);
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) {
+      const std::string pad(width[c] - row[c].size(), ' ');
+      if (c > 0) line += "  ";
+      if (right[c]) line.append(pad).append(row[c]);
+      else line.append(row[c]).append(c + 1 < row.size() ? pad : "");
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out.append(line).append("\n");
+  }
+  return out;
 }
 
 }  // namespace vaxetl::sdk

@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "db/database.hpp"
+#include "yaml_config_reader.hpp"
 
 namespace vaxetl {
 
@@ -123,9 +124,9 @@ std::string interpolate(const std::string& text, const EnvironmentLookup& env) {
 
 namespace {
 
-class Parser {
+class Parser : YamlConfigReader {
  public:
-  Parser(std::string path, EnvironmentLookup env) : path_(std::move(path)), env_(std::move(env)) {}
+  Parser(std::string path, EnvironmentLookup env) : YamlConfigReader(std::move(path), std::move(env)) {}
 
   PipelineSpec parse() {
     YAML::Node root;
@@ -134,7 +135,7 @@ class Parser {
     } catch (const YAML::BadFile&) {
       throw PipelineError({path_ + ": cannot read the pipeline file"});
     } catch (const YAML::ParserException& e) {
-      throw PipelineError({at(e.mark) + ": YAML syntax error: " + e.msg});
+      throw PipelineError({at(e.mark).str() + ": YAML syntax error: " + e.msg});
     }
     PipelineSpec spec;
     spec.path = path_;
@@ -213,31 +214,6 @@ class Parser {
   }
 
  private:
-  std::string at(const YAML::Mark& mark) const {
-    return SourceLocation{path_, mark.line + 1, mark.column + 1}.str();
-  }
-  SourceLocation location(const YAML::Node& node) const {
-    const YAML::Mark mark = node.Mark();
-    return SourceLocation{path_, mark.line + 1, mark.column + 1};
-  }
-  void problem(const YAML::Node& node, const std::string& message) {
-    problems_.push_back(location(node).str() + ": " + message);
-  }
-
-  // A scalar value after interpolation, or `fallback` when absent.
-  std::string scalar(const YAML::Node& node, const std::string& what, const std::string& fallback) {
-    if (!node || node.IsNull()) return fallback;
-    if (!node.IsScalar()) {
-      problem(node, what + " must be a single value, not a list or mapping");
-      return fallback;
-    }
-    try {
-      return interpolate(node.Scalar(), env_);
-    } catch (const std::invalid_argument& e) {
-      problem(node, what + ": " + e.what());
-      return fallback;
-    }
-  }
 
   StageSpec stage(const YAML::Node& root, const std::string& role) {
     const auto node = root[role];
@@ -389,9 +365,6 @@ class Parser {
     count("min_records", gate.min_records, 0, 1000000000);
   }
 
-  std::string path_;
-  EnvironmentLookup env_;
-  std::vector<std::string> problems_;
 };
 
 // With its article: the tail of "<key> must be ...".

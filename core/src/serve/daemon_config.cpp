@@ -7,15 +7,17 @@
 #include <set>
 #include <stdexcept>
 
+#include "yaml_config_reader.hpp"
+
 namespace vaxetl::daemon {
 
 namespace fs = std::filesystem;
 
 namespace {
 
-class ConfigReader {
+class ConfigReader : YamlConfigReader {
  public:
-  ConfigReader(std::string path, const EnvironmentLookup& env) : path_(std::move(path)), env_(env) {}
+  ConfigReader(std::string path, const EnvironmentLookup& env) : YamlConfigReader(std::move(path), env) {}
 
   DaemonConfig read() {
     DaemonConfig config;
@@ -26,7 +28,7 @@ class ConfigReader {
     } catch (const YAML::BadFile&) {
       throw PipelineError({path_ + ": cannot read the serve configuration"});
     } catch (const YAML::Exception& e) {
-      throw PipelineError({SourceLocation{path_, e.mark.line + 1, e.mark.column + 1}.str() + ": " + e.msg});
+      throw PipelineError({at(e.mark).str() + ": " + e.msg});
     }
     if (!root.IsMap()) throw PipelineError({path_ + ":1:1: a serve configuration is a mapping"});
     const fs::path base = fs::path(config.path).parent_path();
@@ -222,30 +224,6 @@ class ConfigReader {
     return (base / path).lexically_normal().string();
   }
 
-  SourceLocation location(const YAML::Node& node) const {
-    const YAML::Mark mark = node.Mark();
-    return SourceLocation{path_, mark.line + 1, mark.column + 1};
-  }
-  void problem(const YAML::Node& node, const std::string& message) {
-    problems_.push_back(location(node).str() + ": " + message);
-  }
-  std::string scalar(const YAML::Node& node, const std::string& what, const std::string& fallback) {
-    if (!node || node.IsNull()) return fallback;
-    if (!node.IsScalar()) {
-      problem(node, what + " must be a single value, not a list or mapping");
-      return fallback;
-    }
-    try {
-      return interpolate(node.Scalar(), env_);
-    } catch (const std::invalid_argument& e) {
-      problem(node, what + ": " + e.what());
-      return fallback;
-    }
-  }
-
-  std::string path_;
-  const EnvironmentLookup& env_;
-  std::vector<std::string> problems_;
 };
 
 }  // namespace

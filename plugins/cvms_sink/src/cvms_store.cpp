@@ -33,29 +33,15 @@ using Poco::Data::Keywords::into;
 using Poco::Data::Keywords::now;
 using Poco::Data::Keywords::use;
 
-// Canonical column indexes the store reads by name.
-constexpr std::size_t kEventId = column_index("vax_event_id");
-constexpr std::size_t kActionCode = column_index("action_code");
-constexpr std::size_t kOrgCode = column_index("org_code");
-constexpr std::size_t kPin = column_index("vtrcks_prov_pin");
-constexpr std::size_t kAdminName = column_index("admin_name");
-constexpr std::size_t kRecipId = column_index("recip_id");
-constexpr std::size_t kFirstDemographic = column_index("recip_first_name");
-constexpr std::size_t kLastDemographic = column_index("guardian_name");
-constexpr std::size_t kNdc = column_index("ndc");
-constexpr std::size_t kLot = column_index("lot_number");
-constexpr std::size_t kInventorySource = column_index("inventory_source");
-constexpr std::size_t kRefusal = column_index("vax_refusal");
+// The column indexes and rules both stores share (store_backend.hpp), and this store's own.
+using namespace detail;
 constexpr std::size_t kNdcAsSent = column_index("ndc_as_sent");
-constexpr std::size_t kRecordType = column_index("record_type");
 
 // Recipient demographics are the contiguous canonical columns recip_first_name..guardian_name;
 // the recipients table names them exactly like the canonical columns.
 static_assert(kLastDemographic - kFirstDemographic + 1 == 23);
 static_assert(kFirstDemographic == kRecipId + 1);
 
-// Vaccination columns stored as-is, in vaccinations-table order (store_backend.hpp).
-constexpr const auto& kVaccinationColumns = detail::kVaccinationColumns;
 
 // The content hash: per value, its length then its bytes 8 at a time (the tail zero-padded), each
 // word folded in with a 64x64->128-bit multiply (as in wyhash). Fast enough to run on every
@@ -84,12 +70,6 @@ inline std::uint64_t hash_value(std::uint64_t h, std::string_view value) noexcep
     std::memcpy(&word, p, n);
     h = fold(h ^ kK0 ^ word, kK1);
   }
-  return h;
-}
-
-std::uint64_t demographics_hash(const RecordValues& v) noexcept {
-  std::uint64_t h = kSeed;
-  for (std::size_t i = kFirstDemographic; i <= kLastDemographic; ++i) h = hash_value(h, v[i]);
   return h;
 }
 
@@ -197,9 +177,6 @@ Action parse_action(std::string_view code) {
 
 // What a dose takes from state inventory: STATE vaccine actually administered (a refusal
 // administered nothing; FEDERAL vaccine is never in CVMS inventory).
-bool takes_state_dose(const RecordValues& v) noexcept {
-  return v[kInventorySource] == "STATE" && v[kRefusal] != "YES";
-}
 
 }  // namespace
 
@@ -1444,15 +1421,7 @@ struct SqliteStore final : detail::StoreBackend {
       if (!suggestions.empty()) suggestions += " or ";
       suggestions += s.column_text(0);
     }
-    if (!suggestions.empty())
-      throw ReceiptRefused(std::string("NDC ")
-                               .append(ndc)
-                               .append(" is a unit-of-use (vial) code; inventory is received by "
-                                       "the unit-of-sale (carton) NDC: ")
-                               .append(suggestions));
-    throw ReceiptRefused(std::string("NDC ")
-                             .append(ndc)
-                             .append(" is not a unit-of-sale NDC of the COVID-19 product catalog"));
+    refuse_receipt_ndc(ndc, suggestions);
   }
 
   std::vector<InventoryRow> inventory(std::string_view pin) {
@@ -1550,8 +1519,10 @@ std::vector<CatalogProduct> read_product_catalog(const std::string& path) {
   return products;
 }
 
-std::uint64_t demographics_hash(const RecordValues& values) noexcept {
-  return cvms::demographics_hash(values);
+std::uint64_t demographics_hash(const RecordValues& v) noexcept {
+  std::uint64_t h = kSeed;
+  for (std::size_t i = kFirstDemographic; i <= kLastDemographic; ++i) h = hash_value(h, v[i]);
+  return h;
 }
 
 const char* invalid_reason(const RecordValues& v) noexcept {

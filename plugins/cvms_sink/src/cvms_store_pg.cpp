@@ -26,20 +26,7 @@
 namespace vaxetl::cvms::detail {
 namespace {
 
-constexpr std::size_t kEventId = column_index("vax_event_id");
-constexpr std::size_t kActionCode = column_index("action_code");
-constexpr std::size_t kOrgCode = column_index("org_code");
-constexpr std::size_t kPin = column_index("vtrcks_prov_pin");
-constexpr std::size_t kAdminName = column_index("admin_name");
-constexpr std::size_t kRecipId = column_index("recip_id");
-constexpr std::size_t kFirstDemographic = column_index("recip_first_name");
-constexpr std::size_t kLastDemographic = column_index("guardian_name");
 constexpr std::size_t kDemographicCount = kLastDemographic - kFirstDemographic + 1;
-constexpr std::size_t kNdc = column_index("ndc");
-constexpr std::size_t kLot = column_index("lot_number");
-constexpr std::size_t kInventorySource = column_index("inventory_source");
-constexpr std::size_t kRefusal = column_index("vax_refusal");
-constexpr std::size_t kRecordType = column_index("record_type");
 
 // The advisory lock every writer of one CVMS database takes for its transaction (loads,
 // receipts, merges). An arbitrary constant no other vaxetl component uses.
@@ -50,10 +37,6 @@ struct ResultDeleter {
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 using Params = std::vector<std::optional<std::string>>;
-
-bool takes_state_dose(const RecordValues& v) noexcept {
-  return v[kInventorySource] == "STATE" && v[kRefusal] != "YES";
-}
 
 std::string column_list(std::size_t first, std::size_t last, const char* prefix = "") {
   std::string list;
@@ -1268,15 +1251,7 @@ class PgStore final : public StoreBackend {
       if (!suggestions.empty()) suggestions += " or ";
       suggestions += PQgetvalue(sale.get(), r, 0);
     }
-    if (!suggestions.empty())
-      throw ReceiptRefused(std::string("NDC ")
-                               .append(ndc)
-                               .append(" is a unit-of-use (vial) code; inventory is received by "
-                                       "the unit-of-sale (carton) NDC: ")
-                               .append(suggestions));
-    throw ReceiptRefused(std::string("NDC ")
-                             .append(ndc)
-                             .append(" is not a unit-of-sale NDC of the COVID-19 product catalog"));
+    refuse_receipt_ndc(ndc, suggestions);
   }
 
   // The server's message without values: data errors (class 22) quote the offending value, so

@@ -16,6 +16,40 @@
 
 namespace vaxetl::cvms::detail {
 
+// Canonical column indexes both stores read by name.
+inline constexpr std::size_t kEventId = column_index("vax_event_id");
+inline constexpr std::size_t kActionCode = column_index("action_code");
+inline constexpr std::size_t kOrgCode = column_index("org_code");
+inline constexpr std::size_t kPin = column_index("vtrcks_prov_pin");
+inline constexpr std::size_t kAdminName = column_index("admin_name");
+inline constexpr std::size_t kRecipId = column_index("recip_id");
+inline constexpr std::size_t kFirstDemographic = column_index("recip_first_name");
+inline constexpr std::size_t kLastDemographic = column_index("guardian_name");
+inline constexpr std::size_t kNdc = column_index("ndc");
+inline constexpr std::size_t kLot = column_index("lot_number");
+inline constexpr std::size_t kInventorySource = column_index("inventory_source");
+inline constexpr std::size_t kRefusal = column_index("vax_refusal");
+inline constexpr std::size_t kRecordType = column_index("record_type");
+
+// A dose counted against state inventory: STATE vaccine actually given (not refused).
+inline bool takes_state_dose(const RecordValues& v) noexcept {
+  return v[kInventorySource] == "STATE" && v[kRefusal] != "YES";
+}
+
+// receive() of an NDC that is not a catalog unit of sale: names the unit-of-sale NDCs to send
+// instead when `unit_of_sale_ndcs` (" or "-joined) is not empty.
+[[noreturn]] inline void refuse_receipt_ndc(std::string_view ndc, const std::string& unit_of_sale_ndcs) {
+  if (!unit_of_sale_ndcs.empty())
+    throw ReceiptRefused(std::string("NDC ")
+                             .append(ndc)
+                             .append(" is a unit-of-use (vial) code; inventory is received by "
+                                     "the unit-of-sale (carton) NDC: ")
+                             .append(unit_of_sale_ndcs));
+  throw ReceiptRefused(std::string("NDC ")
+                           .append(ndc)
+                           .append(" is not a unit-of-sale NDC of the COVID-19 product catalog"));
+}
+
 // Vaccination columns stored as-is, in vaccinations-table order (names equal canonical names).
 inline constexpr std::array<std::size_t, 39> kVaccinationColumns = {
     column_index("action_code"),

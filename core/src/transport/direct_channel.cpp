@@ -244,11 +244,7 @@ class DirectChannel final : public Channel {
     }
     for (const auto& attachment : opened.attachments) {
       if (attachment.name != detail::sidecar_name(entry.name)) continue;
-      auto expected = detail::parse_sha256_sidecar(attachment.content);
-      if (!expected || *expected != digest) {
-        fs::remove(part, error);
-        throw TransportError(entry.name + ": SHA-256 differs from its .sha256 attachment", false);
-      }
+      detail::check_sidecar(entry.name, attachment.content, digest, part);
     }
     fs::rename(part, destination, error);
     if (error) throw TransportError("cannot rename the download of " + entry.name + ": " + error.message(), true);

@@ -201,13 +201,7 @@ Fetched FolderChannel::fetch(const InboxEntry& entry, const fs::path& destinatio
   if (regular_file_stat(settings_.processing / sidecar)) {
     std::ifstream in(settings_.processing / sidecar, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto expected = detail::parse_sha256_sidecar(text);
-    if (!expected || *expected != digest) {
-      fs::remove(part, error);
-      throw TransportError(entry.name + (expected ? ": SHA-256 differs from its .sha256 sidecar"
-                                                  : ": its .sha256 sidecar holds no SHA-256 digest"),
-                           false);
-    }
+    detail::check_sidecar(entry.name, text, digest, part);
   }
   fs::rename(part, destination, error);
   if (error) fail("cannot rename the download of " + entry.name, error);

@@ -1,5 +1,7 @@
 #include "transport/local_files.hpp"
 
+#include "transport/transport.hpp"
+
 #include <fcntl.h>
 #include <stdio.h>
 
@@ -95,6 +97,17 @@ std::optional<std::string> parse_sha256_sidecar(std::string_view text) {
   std::string digest(text.substr(start, 64));
   for (char& c : digest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return digest;
+}
+
+void check_sidecar(const std::string& file_name, std::string_view sidecar_text, const std::string& digest,
+                   const std::filesystem::path& part) {
+  const auto expected = parse_sha256_sidecar(sidecar_text);
+  if (expected && *expected == digest) return;
+  std::error_code ignored;
+  std::filesystem::remove(part, ignored);
+  throw TransportError(file_name + (expected ? ": SHA-256 differs from its .sha256 sidecar"
+                                             : ": its .sha256 sidecar holds no SHA-256 digest"),
+                       /*transient=*/false);
 }
 
 }  // namespace vaxetl::transport::detail

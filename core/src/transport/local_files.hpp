@@ -43,6 +43,11 @@ std::string sidecar_name(std::string_view name);
 // nullopt when the text holds no 64-hex-digit digest.
 std::optional<std::string> parse_sha256_sidecar(std::string_view text);
 
+// Step 2's checksum: the downloaded `part` of `file_name` must have the digest its sidecar
+// text names. Otherwise removes `part` and throws a TransportError that is not transient.
+void check_sidecar(const std::string& file_name, std::string_view sidecar_text, const std::string& digest,
+                   const std::filesystem::path& part);
+
 // A name for `name` in a settled-files area that is not taken yet: `name`, then `name.1`, ...
 // `taken` answers whether a candidate exists.
 template <typename Taken>

@@ -159,13 +159,7 @@ class SftpChannel final : public Channel {
     std::string digest = detail::sha256_of_file(part);
     if (stat_remote(join(s_.processing, sidecar))) {
       std::string text = get_small(join(s_.processing, sidecar), entry.name + ".sha256");
-      auto expected = detail::parse_sha256_sidecar(text);
-      if (!expected || *expected != digest) {
-        fs::remove(part, error);
-        throw TransportError(entry.name + (expected ? ": SHA-256 differs from its .sha256 sidecar"
-                                                    : ": its .sha256 sidecar holds no SHA-256 digest"),
-                             false);
-      }
+      detail::check_sidecar(entry.name, text, digest, part);
     }
     fs::rename(part, destination, error);
     if (error) throw TransportError("cannot rename the download of " + entry.name + ": " + error.message(), true);

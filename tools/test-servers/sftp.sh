@@ -8,7 +8,8 @@
 #   VAXETL_TEST_SFTP_PASSWORD_USER, VAXETL_TEST_SFTP_PASSWORD   (as root only) a second user,
 #                                 vaxetl-sftp, who logs in with a password
 # The key user is the one running this script (root in CI: root logs in with the key only).
-# As root, the system user vaxetl-sftp is created if missing and given a new random password.
+# As root, the system user vaxetl-sftp is created if missing, with a random password kept in
+# /var/lib/vaxetl-test-servers/ (root only) and reused by later starts.
 # `stop DIR` stops it.
 set -euo pipefail
 verb=${1:?usage: sftp.sh start|stop DIR}
@@ -56,7 +57,16 @@ if [ "$(id -u)" -eq 0 ]; then
   password_user=vaxetl-sftp
   id "$password_user" >/dev/null 2>&1 ||
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$password_user"
-  password=$(openssl rand -hex 12)
+  # One password per machine, kept root-only: a second test server started while the first
+  # runs (another checkout's tests) must not change the password the first one handed out.
+  password_file=/var/lib/vaxetl-test-servers/$password_user.password
+  if [ -s "$password_file" ]; then
+    password=$(cat "$password_file")
+  else
+    mkdir -p "$(dirname "$password_file")" && chmod 700 "$(dirname "$password_file")"
+    password=$(openssl rand -hex 12)
+    (umask 077 && echo "$password" > "$password_file")
+  fi
   echo "$password_user:$password" | chpasswd
 fi
 

@@ -110,6 +110,12 @@ TEST(MpiLevels, BirthDate) {
   EXPECT_EQ(level(Field::BirthDate, "19710624", "19710524"), "one_digit");
   EXPECT_EQ(level(Field::BirthDate, "19710624", "19170624"), "one_digit");
   EXPECT_EQ(level(Field::BirthDate, "19710624", "19711130"), "year_only");
+  // About a year apart across a year's end: a year typed wrong with a day or two.
+  EXPECT_EQ(level(Field::BirthDate, "19770913", "19760915"), "within_year");
+  EXPECT_EQ(level(Field::BirthDate, "19781231", "19800101"), "within_year");  // 366 days
+  EXPECT_EQ(level(Field::BirthDate, "19600101", "19610201"), "within_year");  // before the epoch, over a leap year
+  EXPECT_EQ(level(Field::BirthDate, "19780819", "19790925"), "disagree");     // 402 days
+  EXPECT_EQ(level(Field::BirthDate, "19780819", "19890817"), "disagree");     // a sibling years apart
   EXPECT_EQ(level(Field::BirthDate, "19710624", "19850101"), "disagree");
 }
 
@@ -133,7 +139,13 @@ TEST(MpiLevels, AddressPhoneEmailSsnSexRecipient) {
   EXPECT_EQ(level(Field::Email, "rob@gmail.com", "rob@yahoo.com"), "same_user");
   EXPECT_EQ(level(Field::Email, "rob@gmail.com", "zed@yahoo.com"), "disagree");
   EXPECT_EQ(level(Field::Ssn, "123456788", "123456788"), "exact");
-  EXPECT_EQ(level(Field::Ssn, "123456788", "123456789"), "one_digit");
+  EXPECT_EQ(level(Field::Ssn, "123456788", "123456798"), "one_digit");
+  EXPECT_EQ(level(Field::Ssn, "123456788", "128456788"), "one_digit");
+  EXPECT_EQ(level(Field::Ssn, "123456788", "123456878"), "one_digit");  // adjacent digits swapped
+  // Consecutive numbers (twins are often issued them) are not a typo of each other.
+  EXPECT_EQ(level(Field::Ssn, "123456788", "123456789"), "disagree");
+  EXPECT_EQ(level(Field::Ssn, "123456788", "123456786"), "disagree");
+  EXPECT_EQ(level(Field::Ssn, "123456788", "123456787"), "disagree");
   EXPECT_EQ(level(Field::Ssn, "123456788", "555443333"), "disagree");
   EXPECT_EQ(level(Field::RecipientId, "A|1", "A|1"), "exact");
   EXPECT_EQ(level(Field::RecipientId, "A|1", "A|2"), "disagree");

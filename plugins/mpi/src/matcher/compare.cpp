@@ -2,7 +2,9 @@
 // comparators.
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "matcher/matcher_internal.hpp"
 
@@ -327,6 +329,35 @@ bool share_group(std::span<const std::uint32_t> a, std::span<const std::uint32_t
   return false;
 }
 
+// Both nine digits long and at most 2 apart as numbers.
+bool consecutive_numbers(std::string_view a, std::string_view b) {
+  std::uint64_t x = 0, y = 0;
+  for (char c : a) x = x * 10 + static_cast<std::uint64_t>(c - '0');
+  for (char c : b) y = y * 10 + static_cast<std::uint64_t>(c - '0');
+  return (x > y ? x - y : y - x) <= 2;
+}
+
+// Days since the epoch of a YYYYMMDD date (normalized upstream), if it is a calendar date.
+std::optional<long> day_number(std::string_view date) {
+  auto number = [&](std::size_t at, std::size_t length) {
+    int value = 0;
+    for (char c : date.substr(at, length)) value = value * 10 + (c - '0');
+    return value;
+  };
+  const std::chrono::year_month_day ymd{std::chrono::year{number(0, 4)},
+                                        std::chrono::month{static_cast<unsigned>(number(4, 2))},
+                                        std::chrono::day{static_cast<unsigned>(number(6, 2))}};
+  if (!ymd.ok()) return std::nullopt;
+  return std::chrono::sys_days{ymd}.time_since_epoch().count();
+}
+
+// Days between two dates, or -1 when either is not a calendar date.
+long days_apart(std::string_view a, std::string_view b) {
+  const auto x = day_number(a), y = day_number(b);
+  if (!x || !y) return -1;
+  return *x > *y ? *x - *y : *y - *x;
+}
+
 bool is_initial_of(std::string_view initial, std::string_view name) {
   return initial.size() == 1 && !name.empty() && initial[0] == name[0];
 }
@@ -398,6 +429,10 @@ std::uint8_t compare_values(Field field, const ValueView& a, const ValueView& b)
       }
       if (one_typo_apart(x, y)) return kDateOneDigit;
       if (same_year) return kDateYearOnly;
+      // A year typed wrong along with a day or two: siblings are rarely born this close (twins
+      // share the date) and a parent never is.
+      const long apart = days_apart(x, y);
+      if (apart >= 0 && apart <= kWithinYearDays) return kDateWithinYear;
       return kDateDisagree;
     }
     case Field::Sex:
@@ -436,7 +471,10 @@ std::uint8_t compare_values(Field field, const ValueView& a, const ValueView& b)
       return kEmailDisagree;
     }
     case Field::Ssn:
-      return one_typo_apart(a.text, b.text) ? kSsnOneDigit : kSsnDisagree;
+      // Twins and siblings born together are often issued consecutive numbers: a difference
+      // of one or two is a sibling as likely as a typo, so it does not count as close.
+      return one_typo_apart(a.text, b.text) && !consecutive_numbers(a.text, b.text) ? kSsnOneDigit
+                                                                                      : kSsnDisagree;
     case Field::RecipientId:
       break;
   }

@@ -131,6 +131,7 @@ std::size_t ValueStore::memory_bytes() const {
 // would push every blocked pair into the match class. Only m and the match share are kept;
 // scoring uses u from random pairs (a weight is evidence against a random person).
 void run_em(const std::vector<Levels>& pairs, Model& out, EstimationReport* report) {
+  constexpr double kPriorPairs = 50.0;
   std::vector<Levels> sorted(pairs);
   std::sort(sorted.begin(), sorted.end());
   std::vector<std::pair<Levels, double>> patterns;  // identical vectors are common
@@ -191,9 +192,11 @@ void run_em(const std::vector<Levels>& pairs, Model& out, EstimationReport* repo
       const double total_m = std::accumulate(acc_m[f].begin() + 1, acc_m[f].end(), 0.0);
       const double total_u = std::accumulate(acc_u[f].begin() + 1, acc_u[f].end(), 0.0);
       for (std::size_t l = 1; l < m[f].size(); ++l) {
-        // A light pull toward the start keeps levels the sample never shows usable.
+        // The start counts as kPriorPairs matches seen: a level the sample rarely shows (a
+        // transposition, a middle name used as first) keeps about its starting m instead of
+        // dropping to nothing and turning from evidence for into evidence against.
         if (total_m >= 20) {
-          const double next = (acc_m[f][l] + 1.0 * start.fields[f].m[l]) / (total_m + 1.0);
+          const double next = (acc_m[f][l] + kPriorPairs * start.fields[f].m[l]) / (total_m + kPriorPairs);
           change = std::max(change, std::abs(next - m[f][l]));
           m[f][l] = std::max(next, 1e-6);
         }
@@ -567,7 +570,10 @@ struct Matcher::Impl {
       const std::uint8_t level = compare_values(static_cast<Field>(f), p.view[f], mv);
       if (level == 0) continue;
       const double w = level == kLevelExact ? exact_weight(f, id) : weight[f][level];
-      if (w > best[f]) {
+      // The closest agreement over the master's values counts (levels are numbered closest
+      // first), whatever the weights: an exact SSN is an exact SSN even when the model happens
+      // to weigh a one-digit difference higher. Among equal levels the rarer value counts.
+      if (levels[f] == 0 || level < levels[f] || (level == levels[f] && w > best[f])) {
         best[f] = w;
         levels[f] = level;
       }
@@ -591,18 +597,18 @@ struct Matcher::Impl {
         if (weak_last && f == kLast && names_close(p.text[kFirst], text)) first_is_their_last = true;
         if (weak_last && f == kFirst && names_close(p.text[kLast], text)) last_is_their_first = true;
       }
+      // As above, the closer level wins (transposed and middle are closer than disagree).
+      auto take = [&](std::size_t f, std::uint8_t level) {
+        if (levels[f] == 0 || level < levels[f]) {
+          best[f] = weight[f][level];
+          levels[f] = level;
+        }
+      };
       if (first_is_their_last && last_is_their_first) {
-        if (weight[kFirst][level::kFirstTransposed] > best[kFirst]) {
-          best[kFirst] = weight[kFirst][level::kFirstTransposed];
-          levels[kFirst] = level::kFirstTransposed;
-        }
-        if (weight[kLast][level::kLastTransposed] > best[kLast]) {
-          best[kLast] = weight[kLast][level::kLastTransposed];
-          levels[kLast] = level::kLastTransposed;
-        }
-      } else if (middle_as_first && weight[kFirst][level::kFirstMiddle] > best[kFirst]) {
-        best[kFirst] = weight[kFirst][level::kFirstMiddle];
-        levels[kFirst] = level::kFirstMiddle;
+        take(kFirst, level::kFirstTransposed);
+        take(kLast, level::kLastTransposed);
+      } else if (middle_as_first) {
+        take(kFirst, level::kFirstMiddle);
       }
     }
     double total = 0;
@@ -633,6 +639,7 @@ struct Matcher::Impl {
     const bool dob_close = dob_same || dob == level::kDateDayMonthSwap || dob == level::kDateOneDigit;
     const bool dob_differs = dob == level::kDateDisagree;
     const bool ssn_same = ssn == kLevelExact;
+    // One digit apart but not consecutive numbers (see compare_values): a typo of one SSN.
     const bool ssn_close = ssn_same || ssn == level::kSsnOneDigit;
     const bool rid_same = at(Field::RecipientId) == kLevelExact;
     if (rid_same && ((dob_differs && (first_differs || last_differs)) || (first_differs && last_differs))) {
@@ -640,20 +647,20 @@ struct Matcher::Impl {
     }
     // Twins: same DOB and surname, clearly another first name, or another sex with a first
     // name that is not the same one. Twins never share an SSN or a provider's recipient id, so
-    // either of those agreeing means a data error in the name, not a twin (a one-digit SSN
-    // difference does not count: twins often get consecutive numbers).
+    // either of those agreeing, or an SSN one typo away, means a data error in the name, not a
+    // twin (consecutive SSNs, which twins often get, are not a typo: compare_values).
     // Twins are often given similar names (JADEN / JAYDEN, CHRIS / KRIS): a first name that is
     // only similar, with middle names that clearly differ, is a twin too.
     const bool first_similar_only =
         first != kLevelExact && first != 0 && at(Field::MiddleName) == level::kMiddleDisagree;
-    if (dob_same && last_agrees && !ssn_same && !rid_same &&
+    if (dob_same && last_agrees && !ssn_close && !rid_same &&
         (first_differs || first_similar_only ||
          (at(Field::Sex) == level::kSexDisagree && first != kLevelExact && first != level::kFirstNickname))) {
       return "twins_guard";
     }
     // Family: another first name and not the same DOB (parent, child, sibling, spouse at the
     // same address; siblings' DOBs are often a digit or the same year apart).
-    if (first_differs && !dob_same && !ssn_same && !rid_same) return "family_guard";
+    if (first_differs && !dob_same && !ssn_close && !rid_same) return "family_guard";
     if (dob_differs && !ssn_close && !rid_same) return "dob_conflict";
     // A link needs agreements that belong to the person, not the household (address, city and
     // ZIP are shared by everyone living there): two, or three when a name clearly differs
@@ -664,8 +671,9 @@ struct Matcher::Impl {
                          ssn_close * 2 + rid_same * 2 +
                          (phone == kLevelExact || phone == level::kPhoneOneDigit) +
                          (email == kLevelExact || email == level::kEmailJw92 || email == level::kEmailSameUser);
-    // A DOB on both sides that is not (nearly) the same also asks for the third agreement.
-    const bool doubtful = first_differs || last_differs || transposed || (dob != 0 && !dob_close);
+    // A DOB on both sides that clearly differs also asks for the third agreement. One only
+    // near (same year, or about a year apart) neither counts nor casts doubt: its weight does.
+    const bool doubtful = first_differs || last_differs || transposed || dob_differs;
     const int street_bonus = doubtful && (street == kLevelExact || street == level::kStreetJw92) ? 1 : 0;
     if (personal + street_bonus < (doubtful ? 3 : 2)) return "too_little_data";
     return {};

@@ -145,7 +145,9 @@ enum Last : std::uint8_t { kLastExact = 1, kLastJw92, kLastPhonetic, kLastJw85, 
                            kLastTransposed, kLastDisagree };
 enum Middle : std::uint8_t { kMiddleExact = 1, kMiddleInitial, kMiddleJw85, kMiddleDisagree };
 enum Date : std::uint8_t { kDateExact = 1, kDateDayMonthSwap, kDateOneDigit, kDateYearOnly,
-                           kDateDisagree };
+                           kDateWithinYear, kDateDisagree };
+// "within_year": not the same year but at most this many days apart.
+inline constexpr long kWithinYearDays = 400;
 enum Sex : std::uint8_t { kSexExact = 1, kSexDisagree };
 enum Street : std::uint8_t { kStreetExact = 1, kStreetJw92, kStreetSameNumber, kStreetDisagree };
 enum City : std::uint8_t { kCityExact = 1, kCityJw92, kCityJw85, kCityDisagree };

@@ -22,7 +22,7 @@ const std::array<std::vector<std::string_view>, kFieldCount>& level_names() {
        "transposed", "disagree"},
       {"missing", "exact", "initial", "jw_85", "disagree"},
       {"missing", "exact", "jw_92", "phonetic", "jw_85", "partial", "transposed", "disagree"},
-      {"missing", "exact", "day_month_swap", "one_digit", "year_only", "disagree"},
+      {"missing", "exact", "day_month_swap", "one_digit", "year_only", "within_year", "disagree"},
       {"missing", "exact", "disagree"},
       {"missing", "exact", "jw_92", "same_number", "disagree"},
       {"missing", "exact", "jw_92", "jw_85", "disagree"},
@@ -51,8 +51,8 @@ const std::array<DefaultLevels, kFieldCount>& default_levels() {
       {{0, .60, .25, .05, .10}, {0, .02, .05, .02, .91}},
       // last: exact jw_92 phonetic jw_85 partial transposed disagree
       {{0, .82, .07, .02, .02, .02, .01, .04}, {0, .002, .002, .002, .008, .001, .0001, .9849}},
-      // birth_date: exact day_month_swap one_digit year_only disagree
-      {{0, .90, .01, .05, .01, .03}, {0, .00005, .00003, .0005, .012, .98742}},
+      // birth_date: exact day_month_swap one_digit year_only within_year disagree
+      {{0, .90, .01, .05, .01, .005, .025}, {0, .00005, .00003, .0005, .012, .015, .97242}},
       // sex
       {{0, .98, .02}, {0, .5, .5}},
       // street: exact jw_92 same_number disagree

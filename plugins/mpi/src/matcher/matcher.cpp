@@ -20,8 +20,7 @@ namespace detail {
 
 std::string_view key_type_name(KeyType type) {
   switch (type) {
-    case KeyType::LastDob: return "phonetic last+dob";
-    case KeyType::FirstDob: return "phonetic first+dob";
+    case KeyType::NameDob: return "phonetic first or last+dob";
     case KeyType::NicknameDob: return "nickname group+dob";
     case KeyType::NamesYear: return "phonetic first+last+birth year";
     case KeyType::Phone: return "phone";
@@ -29,24 +28,24 @@ std::string_view key_type_name(KeyType type) {
     case KeyType::Recipient: return "source+recipient id";
     case KeyType::Ssn: return "ssn";
     case KeyType::Email: return "email";
+    case KeyType::DobZip: return "dob+zip";
+    case KeyType::DobCity: return "dob+city";
     case KeyType::Names: return "phonetic first+last";
     case KeyType::LastZip: return "phonetic last+zip";
     case KeyType::FirstZip: return "phonetic first+zip";
     case KeyType::LastCity: return "phonetic last+city";
     case KeyType::FirstCity: return "phonetic first+city";
-    case KeyType::DobZip: return "dob+zip";
     case KeyType::NamesTail: return "phonetic first+last without first letters";
     case KeyType::ZipLastInitial: return "zip+last initial";
     case KeyType::ZipFirstInitial: return "zip+first initial";
+    case KeyType::EmailUser: return "email user";
+    case KeyType::NameYearMonth: return "phonetic first or last+birth year and month";
+    case KeyType::NameMonthDay: return "phonetic first or last+birth month and day";
   }
   return "unknown";
 }
 
-bool is_weak_key(KeyType type) {
-  return type == KeyType::Names || type == KeyType::NamesTail || type == KeyType::ZipLastInitial ||
-         type == KeyType::ZipFirstInitial || type == KeyType::LastZip || type == KeyType::FirstZip ||
-         type == KeyType::LastCity || type == KeyType::FirstCity;
-}
+bool is_fallback_key(KeyType type) { return type >= KeyType::Names; }
 
 // ---- ValueStore ----
 
@@ -130,6 +129,14 @@ std::size_t ValueStore::memory_bytes() const {
 // non-matches agree far more often than random pairs, and fixing u at random-pair values
 // would push every blocked pair into the match class. Only m and the match share are kept;
 // scoring uses u from random pairs (a weight is evidence against a random person).
+// Levels defined by agreement with another field (first and last exchanged, middle name used
+// as first) keep their starting m: a transposed first name always comes with a transposed last
+// name, which breaks the independence EM assumes, and EM then learns them as evidence against.
+bool is_cross_field_level(Field field, std::uint8_t level) {
+  return (field == Field::FirstName && (level == level::kFirstTransposed || level == level::kFirstMiddle)) ||
+         (field == Field::LastName && level == level::kLastTransposed);
+}
+
 void run_em(const std::vector<Levels>& pairs, Model& out, EstimationReport* report) {
   constexpr double kPriorPairs = 50.0;
   std::vector<Levels> sorted(pairs);
@@ -195,7 +202,7 @@ void run_em(const std::vector<Levels>& pairs, Model& out, EstimationReport* repo
         // The start counts as kPriorPairs matches seen: a level the sample rarely shows (a
         // transposition, a middle name used as first) keeps about its starting m instead of
         // dropping to nothing and turning from evidence for into evidence against.
-        if (total_m >= 20) {
+        if (total_m >= 20 && !is_cross_field_level(static_cast<Field>(f), static_cast<std::uint8_t>(l))) {
           const double next = (acc_m[f][l] + kPriorPairs * start.fields[f].m[l]) / (total_m + kPriorPairs);
           change = std::max(change, std::abs(next - m[f][l]));
           m[f][l] = std::max(next, 1e-6);
@@ -387,9 +394,16 @@ struct Matcher::Impl {
     for (const auto& d : dob) {
       const std::uint64_t dh = hash_text(d.text);
       const std::uint64_t year = hash_text(d.text.substr(0, 4));
-      for (const auto& l : last) emit(KeyType::LastDob, key(KeyType::LastDob, l.phonetic, dh));
+      const std::uint64_t year_month = hash_text(d.text.substr(0, 6));
+      const std::uint64_t month_day = hash_text(d.text.substr(4, 4));
+      auto name_keys = [&](const ValueView& name) {
+        emit(KeyType::NameDob, key(KeyType::NameDob, name.phonetic, dh));
+        emit(KeyType::NameYearMonth, key(KeyType::NameYearMonth, name.phonetic, year_month));
+        emit(KeyType::NameMonthDay, key(KeyType::NameMonthDay, name.phonetic, month_day));
+      };
+      for (const auto& l : last) name_keys(l);
       for (const auto& f : first) {
-        emit(KeyType::FirstDob, key(KeyType::FirstDob, f.phonetic, dh));
+        name_keys(f);
         std::size_t groups = 0;
         for (std::uint32_t g : f.nicknames) {
           if (++groups > 4) break;
@@ -398,11 +412,15 @@ struct Matcher::Impl {
         for (const auto& l : last) names_key(KeyType::NamesYear, f, l, year);
       }
       for (const auto& z : zip) emit(KeyType::DobZip, key(KeyType::DobZip, dh, hash_text(z.text)));
+      for (const auto& c : city) emit(KeyType::DobCity, key(KeyType::DobCity, dh, hash_text(c.text)));
     }
     for (const auto& v : values(Field::Phone)) emit(KeyType::Phone, key(KeyType::Phone, hash_text(v.text)));
     for (const auto& v : values(Field::RecipientId)) emit(KeyType::Recipient, key(KeyType::Recipient, hash_text(v.text)));
     for (const auto& v : values(Field::Ssn)) emit(KeyType::Ssn, key(KeyType::Ssn, hash_text(v.text)));
-    for (const auto& v : values(Field::Email)) emit(KeyType::Email, key(KeyType::Email, hash_text(v.text)));
+    for (const auto& v : values(Field::Email)) {
+      emit(KeyType::Email, key(KeyType::Email, hash_text(v.text)));
+      if (v.split > 0) emit(KeyType::EmailUser, key(KeyType::EmailUser, hash_text(v.text.substr(0, v.split))));
+    }
     for (const auto& s : values(Field::Street)) {
       if (s.split == 0) continue;  // no house number: too vague
       const std::uint64_t sh = hash_text(s.text);
@@ -439,7 +457,7 @@ struct Matcher::Impl {
 
   std::uint32_t cap_of(KeyType type) const {
     const std::uint32_t cap = std::max<std::uint32_t>(settings.generic_key_cap, 2);
-    return is_weak_key(type) ? std::max<std::uint32_t>(cap / 8, 2) : cap;
+    return is_fallback_key(type) ? std::max<std::uint32_t>(cap / 8, 2) : cap;
   }
 
   void add_posting(KeyType type, std::uint64_t key, std::uint32_t master) {
@@ -515,9 +533,9 @@ struct Matcher::Impl {
     }
   }
 
-  // Strong keys first; the weak name + locality keys only when the record has no DOB or the
-  // strong keys found nobody (they exist for DOB-less feeds and cost most of the candidates).
-  void find_candidates(const Probe& p) {
+  // The masters sharing a strong key with the record, plus those sharing a fallback key when
+  // `with_fallback` (see is_fallback_key).
+  void find_candidates(const Probe& p, bool with_fallback) {
     keys.clear();
     weak_keys.clear();
     for_each_key(
@@ -525,10 +543,10 @@ struct Matcher::Impl {
           const auto f = static_cast<std::size_t>(field);
           return p.present[f] ? std::span<const ValueView>(&p.view[f], 1) : std::span<const ValueView>();
         },
-        [&](KeyType type, std::uint64_t key) { (is_weak_key(type) ? weak_keys : keys).push_back(key); });
+        [&](KeyType type, std::uint64_t key) { (is_fallback_key(type) ? weak_keys : keys).push_back(key); });
     gathered.clear();
     gather(keys);
-    if (!p.present[static_cast<std::size_t>(Field::BirthDate)] || gathered.empty()) gather(weak_keys);
+    if (with_fallback) gather(weak_keys);
     std::sort(gathered.begin(), gathered.end());
     candidates.clear();
     for (std::size_t i = 0; i < gathered.size();) {
@@ -661,19 +679,31 @@ struct Matcher::Impl {
     // Family: another first name and not the same DOB (parent, child, sibling, spouse at the
     // same address; siblings' DOBs are often a digit or the same year apart).
     if (first_differs && !dob_same && !ssn_close && !rid_same) return "family_guard";
-    if (dob_differs && !ssn_close && !rid_same) return "dob_conflict";
+    // A DOB about a year off is a typo only with the same first name: otherwise it is a
+    // sibling born soon after (the middle name of one used as the other's first is common).
+    const bool first_same = first == kLevelExact || first == level::kFirstNickname ||
+                            first == level::kFirstJw92 || first == level::kFirstTransposed;
+    const bool dob_conflicts = dob_differs || (dob == level::kDateWithinYear && !first_same);
+    if (dob_conflicts && !ssn_close && !rid_same) return "dob_conflict";
     // A link needs agreements that belong to the person, not the household (address, city and
     // ZIP are shared by everyone living there): two, or three when a name clearly differs
     // (then a shared street counts as one).
-    // Exchanged first and last names are one agreement, not two.
+    // Exchanged first and last names are one agreement, not two, and no doubt (both names
+    // agree, only their places differ).
     const bool transposed = first == level::kFirstTransposed;
     const int personal = (first != 0 && !first_differs) + (last != 0 && !last_differs && !transposed) + dob_close +
                          ssn_close * 2 + rid_same * 2 +
                          (phone == kLevelExact || phone == level::kPhoneOneDigit) +
                          (email == kLevelExact || email == level::kEmailJw92 || email == level::kEmailSameUser);
-    // A DOB on both sides that clearly differs also asks for the third agreement. One only
-    // near (same year, or about a year apart) neither counts nor casts doubt: its weight does.
-    const bool doubtful = first_differs || last_differs || transposed || dob_differs;
+    // A DOB on both sides that is not (nearly) the same also asks for the third agreement:
+    // namesakes born the same year in one town are common. Not when the DOB is only near (same
+    // year, about a year off) and a phone or email agrees: namesakes do not share those, and
+    // a relative who does is told apart by the first name (family_guard, dob_conflict).
+    const bool contact_agrees = phone == kLevelExact || phone == level::kPhoneOneDigit || email == kLevelExact ||
+                                email == level::kEmailJw92 || email == level::kEmailSameUser;
+    const bool dob_near = dob == level::kDateYearOnly || dob == level::kDateWithinYear;
+    const bool doubtful =
+        first_differs || last_differs || (dob != 0 && !dob_close && !(dob_near && contact_agrees));
     const int street_bonus = doubtful && (street == kLevelExact || street == level::kStreetJw92) ? 1 : 0;
     if (personal + street_bonus < (doubtful ? 3 : 2)) return "too_little_data";
     return {};
@@ -705,7 +735,23 @@ struct Matcher::Impl {
   // Scores the probe against its candidates and fills `result` (no learning).
   void score(const Probe& p) {
     build_dirty_keys();
-    find_candidates(p);
+    // The strong keys first. The fallback keys cost most of the candidates, so they are asked
+    // only when the record has no DOB or the strong keys' candidates do not settle it.
+    const bool has_dob = p.present[static_cast<std::size_t>(Field::BirthDate)];
+    find_candidates(p, !has_dob);
+    score_candidates(p);
+    if (has_dob && result.decision != Decision::Linked) {
+      const std::size_t strong_only = candidates.size();
+      find_candidates(p, true);
+      if (candidates.size() != strong_only) score_candidates(p);
+    }
+    if (collecting) {
+      for (const Levels& levels : ranked_levels) collect(levels);
+    }
+  }
+
+  // Scores the probe against `candidates` and decides (fills `result`).
+  void score_candidates(const Probe& p) {
     result = MatchResult{};
     result.candidates = static_cast<std::uint32_t>(candidates.size());
     ranked.clear();
@@ -720,7 +766,6 @@ struct Matcher::Impl {
       const double s = compare(p, c.index, levels, weights);
       ranked.emplace_back(s, static_cast<std::uint32_t>(ranked_levels.size()));
       ranked_levels.push_back(levels);
-      if (collecting) collect(levels);
       if (s > best_score || (s == best_score && c.index < best_index)) {
         best_score = s;
         best_index = c.index;

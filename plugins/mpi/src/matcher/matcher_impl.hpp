@@ -14,8 +14,7 @@ namespace vaxetl::mpi::detail {
 
 // The blocking keys. Order is the numbering used in statistics and in the documentation.
 enum class KeyType : std::uint8_t {
-  LastDob,       // phonetic last + DOB
-  FirstDob,      // phonetic first + DOB
+  NameDob,       // phonetic first or last name + DOB (either name: exchanged names still meet)
   NicknameDob,   // nickname group of the first name + DOB
   NamesYear,     // phonetic first and last (either order) + birth year
   Phone,
@@ -23,22 +22,29 @@ enum class KeyType : std::uint8_t {
   Recipient,     // source + recipient id
   Ssn,
   Email,
+  DobZip,        // DOB + ZIP
+  DobCity,       // DOB + city
+  // Fallback keys (see is_fallback_key) from here on.
   Names,         // phonetic first and last (either order): usable without a DOB
   LastZip,       // phonetic last + ZIP
   FirstZip,      // phonetic first + ZIP
   LastCity,      // phonetic last + city
   FirstCity,     // phonetic first + city
-  DobZip,        // DOB + ZIP
   NamesTail,     // phonetic first and last without their first letters (either order)
   ZipLastInitial,   // ZIP + first letter of the last name
   ZipFirstInitial,  // ZIP + first letter of the first name
+  EmailUser,     // the part of the email before @ (another domain, a typo in it)
+  NameYearMonth, // phonetic first or last + birth year and month (the day mistyped)
+  NameMonthDay,  // phonetic first or last + birth month and day (the year mistyped)
 };
-inline constexpr std::size_t kKeyTypeCount = 18;
+inline constexpr std::size_t kKeyTypeCount = 21;
 std::string_view key_type_name(KeyType type);
 // The key the single-key baseline uses (works on every data set, DOB or not).
 inline constexpr KeyType kSingleKey = KeyType::Names;
-// Name and locality keys are weak (many people share them): their cap is lower.
-bool is_weak_key(KeyType type);
+// Fallback keys are weak (many people share them, so their cap is lower) and are queried only
+// when the strong keys cannot settle the record: it has no DOB, or no candidate they found
+// links. They find people whose DOB or name is mistyped, and serve DOB-less feeds.
+bool is_fallback_key(KeyType type);
 
 struct ValueInfo {
   const char* data = nullptr;

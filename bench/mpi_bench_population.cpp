@@ -76,10 +76,12 @@ struct WrongLinks {
   }
   void print() const {
     if (!on) return;
+    // MPI_BENCH_DIAG=all lists every pattern (to compare two runs), else the 40 most common.
+    const std::size_t kPatternsShown = std::string_view(std::getenv("MPI_BENCH_DIAG")) == "all" ? SIZE_MAX : 40;
     std::vector<std::pair<std::size_t, std::string>> sorted;
     for (const auto& [p, n] : patterns) sorted.emplace_back(n, p);
     std::sort(sorted.rbegin(), sorted.rend());
-    for (std::size_t i = 0; i < sorted.size() && i < 40; ++i) std::printf("    %5zu %s\n", sorted[i].first, sorted[i].second.c_str());
+    for (std::size_t i = 0; i < sorted.size() && i < kPatternsShown; ++i) std::printf("    %5zu %s\n", sorted[i].first, sorted[i].second.c_str());
   }
 };
 

@@ -160,6 +160,85 @@ TEST(MpiMatcher, FamilyMembersAreNotLinked) {
   EXPECT_EQ(result.rule, "family_guard");
 }
 
+TEST(MpiMatcher, AnSsnTypoIsNoTwinButConsecutiveNumbersAre) {
+  Matcher m = make();
+  Person a = alice();
+  a.ssn = "245-61-3907";
+  m.match(a.input());
+  Person typo = a;  // the first name replaced, the SSN one digit off (not consecutive)
+  typo.first = "Beatrice";
+  typo.middle = "";
+  typo.recipient_id = "";
+  typo.ssn = "245-61-3937";
+  const MatchResult& linked = m.match(typo.input());
+  EXPECT_EQ(linked.decision, Decision::Linked) << linked.rule;
+  EXPECT_EQ(linked.mpi_id, 1u);
+  Person twin = a;  // consecutive SSN: the twin, held apart
+  twin.first = "Clementine";
+  twin.middle = "";
+  twin.recipient_id = "A-2";
+  twin.email = "";
+  twin.ssn = "245-61-3908";
+  const MatchResult& held = m.match(twin.input());
+  EXPECT_NE(held.decision, Decision::Linked);
+  EXPECT_EQ(held.rule, "twins_guard");
+}
+
+TEST(MpiMatcher, TheClosestLevelCountsWhateverTheWeights) {
+  // A model that weighs a one-digit SSN difference above an exact SSN (EM can do this on
+  // small samples) must still report, and guard on, the exact agreement.
+  Model model = Model::defaults();
+  auto& ssn = model.fields[static_cast<std::size_t>(Field::Ssn)];
+  ssn.m = {0, .5, .5, .01};
+  ssn.u = {0, .001, .00001, .99};
+  Matcher m(test::tables(), model);
+  Person a = alice();
+  a.ssn = "245-61-3907";
+  m.match(a.input());
+  Person b = a;  // teaches the master a mistyped SSN too
+  b.ssn = "245-61-3937";
+  m.match(b.input());
+  Person probe = a;
+  probe.recipient_id = "";
+  const MatchResult& r = m.score_only(probe.input());
+  EXPECT_EQ(level_name(Field::Ssn, r.comparison[static_cast<std::size_t>(Field::Ssn)].level), "exact");
+}
+
+TEST(MpiMatcher, ADobAboutAYearOffLinksOnlyWithTheSameFirstNameAndAContact) {
+  Matcher m = make();
+  Person a;
+  a.first = "Gabriel";
+  a.last = "Thompson";
+  a.dob = "1976-09-15";
+  a.city = "Raleigh";
+  a.email = "gabriel.t54@example.org";
+  m.match(a.input());
+  Person typo = a;  // the year typed wrong and a day off: same name, same email
+  typo.dob = "1977-09-13";
+  const MatchResult& linked = m.match(typo.input());
+  EXPECT_EQ(linked.decision, Decision::Linked) << linked.rule;
+  EXPECT_EQ(level_name(Field::BirthDate, linked.comparison[static_cast<std::size_t>(Field::BirthDate)].level),
+            "within_year");
+  Person namesake = a;  // a namesake born the next year in the same town, no shared contact
+  namesake.dob = "1977-10-02";
+  namesake.email = "";
+  const MatchResult& held = m.match(namesake.input());
+  EXPECT_NE(held.decision, Decision::Linked);
+  EXPECT_EQ(held.rule, "too_little_data");
+  Person sibling = a;  // another first name, born eleven months later, same household email
+  sibling.first = "Miriam";
+  sibling.dob = "1977-08-20";
+  const MatchResult& family = m.match(sibling.input());
+  EXPECT_NE(family.decision, Decision::Linked);
+  EXPECT_FALSE(family.rule.empty());
+  Person similar = a;  // a similar first name (a sister named after him), same email, a year before
+  similar.first = "Gabriella";
+  similar.dob = "1975-10-20";
+  const MatchResult& sister = m.match(similar.input());
+  EXPECT_NE(sister.decision, Decision::Linked);
+  EXPECT_EQ(sister.rule, "dob_conflict");
+}
+
 TEST(MpiMatcher, RecipientIdIsStrongButNotBlind) {
   Matcher m = make();
   m.match(alice().input());
@@ -259,7 +338,64 @@ TEST(MpiMatcher, BlockingFindsTypoedNamesThroughOtherKeys) {
   MatcherSettings single;
   single.single_blocking_key = true;
   EXPECT_EQ(blocking_keys_description(single), "phonetic first+last");
-  EXPECT_NE(blocking_keys_description({}).find("phonetic last+dob"), std::string::npos);
+  EXPECT_NE(blocking_keys_description({}).find("phonetic first or last+dob"), std::string::npos);
+}
+
+TEST(MpiMatcher, ExchangedNamesWithATypoedDobAreStillFound) {
+  Matcher m = make();
+  Person a;
+  a.first = "Caleb";
+  a.last = "Rowe";
+  a.dob = "1992-11-20";
+  a.city = "Liverpool";
+  m.match(a.input());
+  Person p;  // names exchanged and the surname misspelled, DOB one digit off
+  p.first = "Rowe";
+  p.last = "Caleb";
+  p.dob = "1992-12-20";
+  EXPECT_EQ(m.score_only(p.input()).candidates, 1u);
+  Person q;  // exchanged names, exact DOB: the either-name + DOB key alone finds it
+  q.first = "Rowe";
+  q.last = "Calab";
+  q.dob = "1992-11-20";
+  EXPECT_EQ(m.score_only(q.input()).candidates, 1u);
+}
+
+TEST(MpiMatcher, FallbackKeysFindAMistypedDobAndAnotherMailDomain) {
+  Matcher m = make();
+  Person a;
+  a.first = "Theodora";
+  a.last = "Morris";
+  a.dob = "1978-08-19";
+  a.city = "Durham";
+  a.email = "t.m39@brooks-sawyer.com";
+  m.match(a.input());
+  Person year;  // the year mistyped: no strong key is shared, the names are
+  year.first = "Theodora";
+  year.last = "Morris";
+  year.dob = "1987-08-19";
+  m.score_only(year.input());
+  ASSERT_EQ(m.last_candidates().size(), 1u);
+  EXPECT_EQ(m.last_candidates()[0], 1u);
+  Person city;  // the DOB mistyped and no last name: first name + city
+  city.first = "Theodora";
+  city.dob = "1979-01-01";
+  city.city = "Durham";
+  EXPECT_EQ(m.score_only(city.input()).candidates, 1u);
+  Person mail;  // another domain, nothing else shared
+  mail.last = "Quist";
+  mail.dob = "1950-01-01";
+  mail.email = "t.m39@example.net";
+  EXPECT_EQ(m.score_only(mail.input()).candidates, 1u);
+  // A record the strong keys find someone for never asks the fallback keys: an exact repeat
+  // scores the one master only, though a namesake (same names, another DOB) is indexed.
+  Person namesake = a;
+  namesake.dob = "1990-02-11";
+  namesake.email = "";
+  namesake.city = "";
+  m.match(namesake.input());
+  EXPECT_EQ(m.score_only(a.input()).candidates, 1u);
+  EXPECT_EQ(m.score_only(year.input()).candidates, 2u);  // found nobody: both namesakes
 }
 
 TEST(MpiMatcher, ScoreOnlyDoesNotLearn) {
@@ -461,6 +597,33 @@ TEST(MpiModel, EmRecoversKnownMAndShare) {
   }
   // u is not taken from EM (it comes from random pairs).
   EXPECT_EQ(model.fields[static_cast<std::size_t>(Field::Sex)].u, Model::defaults().fields[4].u);
+}
+
+TEST(MpiModel, EmKeepsTheCrossFieldLevelsStartingM) {
+  // Exchanged names show as transposed in both name fields at once, which breaks EM's
+  // independence assumption; their m must stay where it started.
+  std::vector<detail::Levels> pairs;
+  for (int i = 0; i < 2000; ++i) {
+    detail::Levels levels{};
+    const bool match = i % 3 != 0;
+    const bool swapped = match && i % 5 == 0;
+    const std::uint8_t exact = detail::kLevelExact;
+    const std::uint8_t first_disagree = detail::level::kFirstDisagree, last_disagree = detail::level::kLastDisagree;
+    const std::uint8_t first_swapped = detail::level::kFirstTransposed, last_swapped = detail::level::kLastTransposed;
+    const std::uint8_t dob_disagree = detail::level::kDateDisagree;
+    levels[static_cast<std::size_t>(Field::FirstName)] = swapped ? first_swapped : match ? exact : first_disagree;
+    levels[static_cast<std::size_t>(Field::LastName)] = swapped ? last_swapped : match ? exact : last_disagree;
+    levels[static_cast<std::size_t>(Field::BirthDate)] = match ? exact : dob_disagree;
+    pairs.push_back(levels);
+  }
+  Model model = Model::defaults();
+  detail::run_em(pairs, model, nullptr);
+  const auto first = static_cast<std::size_t>(Field::FirstName), last = static_cast<std::size_t>(Field::LastName);
+  EXPECT_EQ(model.fields[first].m[detail::level::kFirstTransposed],
+            Model::defaults().fields[first].m[detail::level::kFirstTransposed]);
+  EXPECT_EQ(model.fields[last].m[detail::level::kLastTransposed],
+            Model::defaults().fields[last].m[detail::level::kLastTransposed]);
+  EXPECT_NE(model.fields[first].m[detail::kLevelExact], Model::defaults().fields[first].m[detail::kLevelExact]);
 }
 
 TEST(MpiModel, EstimateModelAndReestimateRunWithoutLabels) {

@@ -95,7 +95,7 @@ TEST(MpiQuality, FebrlDataset1) {
     inputs.push_back(in);
   }
   const double f1 = pairwise_f1(inputs, truth);
-  EXPECT_GE(f1, 0.985);
+  EXPECT_GE(f1, 0.99);  // the target
   RecordProperty("f1", std::to_string(f1));
 }
 
@@ -116,7 +116,7 @@ TEST(MpiQuality, SplinkFake1000) {
     truth.push_back(number(r[6]));
   }
   const double f1 = pairwise_f1(inputs, truth);
-  EXPECT_GE(f1, 0.49);
+  EXPECT_GE(f1, 0.59);  // 0.506 before the near-DOB, transposition and blocking work
   RecordProperty("f1", std::to_string(f1));
 }
 

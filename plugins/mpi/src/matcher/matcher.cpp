@@ -39,8 +39,6 @@ std::string_view key_type_name(KeyType type) {
     case KeyType::ZipLastInitial: return "zip+last initial";
     case KeyType::ZipFirstInitial: return "zip+first initial";
     case KeyType::EmailUser: return "email user";
-    case KeyType::NameYearMonth: return "phonetic first or last+birth year and month";
-    case KeyType::NameMonthDay: return "phonetic first or last+birth month and day";
   }
   return "unknown";
 }
@@ -133,7 +131,7 @@ std::size_t ValueStore::memory_bytes() const {
 // as first) keep their starting m: a transposed first name always comes with a transposed last
 // name, which breaks the independence EM assumes, and EM then learns them as evidence against.
 bool is_cross_field_level(Field field, std::uint8_t level) {
-  return (field == Field::FirstName && (level == level::kFirstTransposed || level == level::kFirstMiddle)) ||
+  return (field == Field::FirstName && level == level::kFirstTransposed) ||
          (field == Field::LastName && level == level::kLastTransposed);
 }
 
@@ -394,16 +392,9 @@ struct Matcher::Impl {
     for (const auto& d : dob) {
       const std::uint64_t dh = hash_text(d.text);
       const std::uint64_t year = hash_text(d.text.substr(0, 4));
-      const std::uint64_t year_month = hash_text(d.text.substr(0, 6));
-      const std::uint64_t month_day = hash_text(d.text.substr(4, 4));
-      auto name_keys = [&](const ValueView& name) {
-        emit(KeyType::NameDob, key(KeyType::NameDob, name.phonetic, dh));
-        emit(KeyType::NameYearMonth, key(KeyType::NameYearMonth, name.phonetic, year_month));
-        emit(KeyType::NameMonthDay, key(KeyType::NameMonthDay, name.phonetic, month_day));
-      };
-      for (const auto& l : last) name_keys(l);
+      for (const auto& l : last) emit(KeyType::NameDob, key(KeyType::NameDob, l.phonetic, dh));
       for (const auto& f : first) {
-        name_keys(f);
+        emit(KeyType::NameDob, key(KeyType::NameDob, f.phonetic, dh));
         std::size_t groups = 0;
         for (std::uint32_t g : f.nicknames) {
           if (++groups > 4) break;
@@ -533,9 +524,9 @@ struct Matcher::Impl {
     }
   }
 
-  // The masters sharing a strong key with the record, plus those sharing a fallback key when
-  // `with_fallback` (see is_fallback_key).
-  void find_candidates(const Probe& p, bool with_fallback) {
+  // The masters sharing a strong key with the record; those sharing a fallback key too when
+  // the record has no DOB or the strong keys found nobody (see is_fallback_key).
+  void find_candidates(const Probe& p) {
     keys.clear();
     weak_keys.clear();
     for_each_key(
@@ -546,7 +537,7 @@ struct Matcher::Impl {
         [&](KeyType type, std::uint64_t key) { (is_fallback_key(type) ? weak_keys : keys).push_back(key); });
     gathered.clear();
     gather(keys);
-    if (with_fallback) gather(weak_keys);
+    if (!p.present[static_cast<std::size_t>(Field::BirthDate)] || gathered.empty()) gather(weak_keys);
     std::sort(gathered.begin(), gathered.end());
     candidates.clear();
     for (std::size_t i = 0; i < gathered.size();) {
@@ -679,31 +670,33 @@ struct Matcher::Impl {
     // Family: another first name and not the same DOB (parent, child, sibling, spouse at the
     // same address; siblings' DOBs are often a digit or the same year apart).
     if (first_differs && !dob_same && !ssn_close && !rid_same) return "family_guard";
-    // A DOB about a year off is a typo only with the same first name: otherwise it is a
-    // sibling born soon after (the middle name of one used as the other's first is common).
-    const bool first_same = first == kLevelExact || first == level::kFirstNickname ||
-                            first == level::kFirstJw92 || first == level::kFirstTransposed;
-    const bool dob_conflicts = dob_differs || (dob == level::kDateWithinYear && !first_same);
+    // A DOB only near (same year, or about a year off) is taken for a typo when the first name
+    // is the very same, the sex does not differ, the email agrees, and neither phone nor email
+    // contradicts. Siblings born soon after often carry similar names (JADEN / JAYDEN, a
+    // nickname) and share the household's phone, so neither a similar name nor a phone will do;
+    // namesakes elsewhere do not share an email.
+    const bool first_same = first == kLevelExact || first == level::kFirstTransposed;
+    const bool email_agrees = email == kLevelExact || email == level::kEmailJw92 || email == level::kEmailSameUser;
+    const bool contact_contradicts = phone == level::kPhoneDisagree || email == level::kEmailDisagree;
+    const bool dob_near = dob == level::kDateYearOnly || dob == level::kDateWithinYear;
+    const bool near_dob_is_typo = dob_near && first_same && at(Field::Sex) != level::kSexDisagree && email_agrees &&
+                                  !contact_contradicts;
+    // About a year off and not taken for a typo: as good as another DOB.
+    const bool dob_conflicts = dob_differs || (dob == level::kDateWithinYear && !near_dob_is_typo);
     if (dob_conflicts && !ssn_close && !rid_same) return "dob_conflict";
     // A link needs agreements that belong to the person, not the household (address, city and
     // ZIP are shared by everyone living there): two, or three when a name clearly differs
     // (then a shared street counts as one).
-    // Exchanged first and last names are one agreement, not two, and no doubt (both names
-    // agree, only their places differ).
+    // Exchanged first and last names are one agreement, not two, and ask for a third: in a
+    // big index many people carry each other's names (JAMES THOMAS, THOMAS JAMES).
     const bool transposed = first == level::kFirstTransposed;
     const int personal = (first != 0 && !first_differs) + (last != 0 && !last_differs && !transposed) + dob_close +
                          ssn_close * 2 + rid_same * 2 +
                          (phone == kLevelExact || phone == level::kPhoneOneDigit) +
                          (email == kLevelExact || email == level::kEmailJw92 || email == level::kEmailSameUser);
     // A DOB on both sides that is not (nearly) the same also asks for the third agreement:
-    // namesakes born the same year in one town are common. Not when the DOB is only near (same
-    // year, about a year off) and a phone or email agrees: namesakes do not share those, and
-    // a relative who does is told apart by the first name (family_guard, dob_conflict).
-    const bool contact_agrees = phone == kLevelExact || phone == level::kPhoneOneDigit || email == kLevelExact ||
-                                email == level::kEmailJw92 || email == level::kEmailSameUser;
-    const bool dob_near = dob == level::kDateYearOnly || dob == level::kDateWithinYear;
-    const bool doubtful =
-        first_differs || last_differs || (dob != 0 && !dob_close && !(dob_near && contact_agrees));
+    // namesakes born the same year in one town are common (unless taken for a typo, above).
+    const bool doubtful = first_differs || last_differs || transposed || (dob != 0 && !dob_close && !near_dob_is_typo);
     const int street_bonus = doubtful && (street == kLevelExact || street == level::kStreetJw92) ? 1 : 0;
     if (personal + street_bonus < (doubtful ? 3 : 2)) return "too_little_data";
     return {};
@@ -733,25 +726,10 @@ struct Matcher::Impl {
   }
 
   // Scores the probe against its candidates and fills `result` (no learning).
+  // Scores the probe against its candidates and fills `result` (no learning).
   void score(const Probe& p) {
     build_dirty_keys();
-    // The strong keys first. The fallback keys cost most of the candidates, so they are asked
-    // only when the record has no DOB or the strong keys' candidates do not settle it.
-    const bool has_dob = p.present[static_cast<std::size_t>(Field::BirthDate)];
-    find_candidates(p, !has_dob);
-    score_candidates(p);
-    if (has_dob && result.decision != Decision::Linked) {
-      const std::size_t strong_only = candidates.size();
-      find_candidates(p, true);
-      if (candidates.size() != strong_only) score_candidates(p);
-    }
-    if (collecting) {
-      for (const Levels& levels : ranked_levels) collect(levels);
-    }
-  }
-
-  // Scores the probe against `candidates` and decides (fills `result`).
-  void score_candidates(const Probe& p) {
+    find_candidates(p);
     result = MatchResult{};
     result.candidates = static_cast<std::uint32_t>(candidates.size());
     ranked.clear();
@@ -766,6 +744,7 @@ struct Matcher::Impl {
       const double s = compare(p, c.index, levels, weights);
       ranked.emplace_back(s, static_cast<std::uint32_t>(ranked_levels.size()));
       ranked_levels.push_back(levels);
+      if (collecting) collect(levels);
       if (s > best_score || (s == best_score && c.index < best_index)) {
         best_score = s;
         best_index = c.index;

@@ -429,8 +429,8 @@ std::uint8_t compare_values(Field field, const ValueView& a, const ValueView& b)
       }
       if (one_typo_apart(x, y)) return kDateOneDigit;
       if (same_year) return kDateYearOnly;
-      // A year typed wrong along with a day or two: siblings are rarely born this close (twins
-      // share the date) and a parent never is.
+      // A year typed wrong along with a day or two, or a sibling born within the year: the
+      // guards tell them apart (guard_rule), a parent is never this close.
       const long apart = days_apart(x, y);
       if (apart >= 0 && apart <= kWithinYearDays) return kDateWithinYear;
       return kDateDisagree;

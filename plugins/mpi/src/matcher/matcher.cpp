@@ -122,19 +122,19 @@ std::size_t ValueStore::memory_bytes() const {
   return infos_.capacity() * sizeof(ValueInfo) + by_hash_.memory_bytes() + chunks_.size() * kChunkSize;
 }
 
-// EM over the candidate pairs' level vectors (two latent classes, conditional independence).
-// Both m and u are free during EM (u starts from `out`, ideally random-pair u): candidate
-// non-matches agree far more often than random pairs, and fixing u at random-pair values
-// would push every blocked pair into the match class. Only m and the match share are kept;
-// scoring uses u from random pairs (a weight is evidence against a random person).
-// Levels defined by agreement with another field (first and last exchanged, middle name used
-// as first) keep their starting m: a transposed first name always comes with a transposed last
-// name, which breaks the independence EM assumes, and EM then learns them as evidence against.
+// Exchanged names keep their starting m in EM: a transposed first name always comes with a
+// transposed last name, which breaks the independence EM assumes, and EM then learned them as
+// evidence against (FEBRL 3, fake_1000).
 bool is_cross_field_level(Field field, std::uint8_t level) {
   return (field == Field::FirstName && level == level::kFirstTransposed) ||
          (field == Field::LastName && level == level::kLastTransposed);
 }
 
+// EM over the candidate pairs' level vectors (two latent classes, conditional independence).
+// Both m and u are free during EM (u starts from `out`, ideally random-pair u): candidate
+// non-matches agree far more often than random pairs, and fixing u at random-pair values
+// would push every blocked pair into the match class. Only m and the match share are kept;
+// scoring uses u from random pairs (a weight is evidence against a random person).
 void run_em(const std::vector<Levels>& pairs, Model& out, EstimationReport* report) {
   constexpr double kPriorPairs = 50.0;
   std::vector<Levels> sorted(pairs);
@@ -725,7 +725,6 @@ struct Matcher::Impl {
     return s >= model.link_threshold && guard_rule(levels).empty();
   }
 
-  // Scores the probe against its candidates and fills `result` (no learning).
   // Scores the probe against its candidates and fills `result` (no learning).
   void score(const Probe& p) {
     build_dirty_keys();

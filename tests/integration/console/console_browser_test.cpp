@@ -7,8 +7,10 @@
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/URI.h>
 
+#include <chrono>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "console_test_support.hpp"
 
@@ -57,13 +59,28 @@ class Browser {
     const auto value = call("POST", path("/element"), body);
     return value.extract<Poco::JSON::Object::Ptr>()->getValue<std::string>(kElementKey);
   }
-  std::string text(const std::string& css) { return call("GET", path("/element/" + find(css) + "/text")).convert<std::string>(); }
+  // find(), waiting for the element: a click that submits a form can return before the next
+  // page is there (chromedriver does not always wait for that navigation).
+  std::string wait_for(const std::string& css) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (true) {
+      try {
+        return find(css);
+      } catch (const std::runtime_error&) {
+        if (std::chrono::steady_clock::now() > deadline) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+  std::string text(const std::string& css) {
+    return call("GET", path("/element/" + wait_for(css) + "/text")).convert<std::string>();
+  }
   void type(const std::string& css, const std::string& text) {
     Poco::JSON::Object body;
     body.set("text", text);
-    call("POST", path("/element/" + find(css) + "/value"), body);
+    call("POST", path("/element/" + wait_for(css) + "/value"), body);
   }
-  void click(const std::string& css) { call("POST", path("/element/" + find(css) + "/click"), Poco::JSON::Object()); }
+  void click(const std::string& css) { call("POST", path("/element/" + wait_for(css) + "/click"), Poco::JSON::Object()); }
   std::string title() { return call("GET", path("/title")).convert<std::string>(); }
   // The visible page as PNG bytes.
   std::string screenshot() {
@@ -169,8 +186,8 @@ TEST(ConsoleBrowserTest, OperatorSeesTheLedgersNumbersLogsInAndResumesAProvider)
   EXPECT_EQ(Ledger(filled.ledger).provider("ORGC").status, "active");
 
   browser.click("#back");
+  EXPECT_NE(browser.wait_for("#held-ORGB"), "");  // the overview is back
   EXPECT_THROW(browser.find("#held-ORGC"), std::runtime_error) << "ORGC is active now and holds nothing";
-  EXPECT_NE(browser.find("#held-ORGB"), "");
 }
 
 }  // namespace

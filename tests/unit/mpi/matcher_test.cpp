@@ -530,6 +530,30 @@ TEST(MpiModel, TextRoundTrip) {
   EXPECT_EQ(back.to_text(), model.to_text());
 }
 
+TEST(MpiModel, AModelStoredBeforeALevelExistedStillLoads) {
+  // An index persisted before birth_date's within_year level: its model text has no line for
+  // it. The level takes its default; the stored levels keep their values, whatever their
+  // number now (disagree moved from 5 to 6).
+  std::string text = Model::defaults().to_text();
+  const std::string line = "level birth_date within_year ";
+  const auto at = text.find(line);
+  ASSERT_NE(at, std::string::npos);
+  text.erase(at, text.find('\n', at) - at + 1);
+  const std::string disagree = "level birth_date disagree ";
+  const auto d = text.find(disagree);
+  ASSERT_NE(d, std::string::npos);
+  text.replace(d, text.find('\n', d) - d, disagree + "0.25 0.75");
+  const Model back = Model::from_text(text);
+  const auto& dob = back.fields[static_cast<std::size_t>(Field::BirthDate)];
+  const Model fresh = Model::defaults();
+  const auto& defaults = fresh.fields[static_cast<std::size_t>(Field::BirthDate)];
+  EXPECT_EQ(dob.m[detail::level::kDateWithinYear], defaults.m[detail::level::kDateWithinYear]);
+  EXPECT_EQ(dob.m[detail::level::kDateDisagree], 0.25);
+  EXPECT_EQ(dob.u[detail::level::kDateDisagree], 0.75);
+  Matcher m(test::tables(), back);  // and it is usable
+  EXPECT_EQ(m.match(alice().input()).mpi_id, 1u);
+}
+
 TEST(MpiModel, FromTextRejectsBadInput) {
   EXPECT_THROW(Model::from_text("level first_name exact 2 0.1\n"), std::invalid_argument);
   EXPECT_THROW(Model::from_text("level shoe_size exact 0.5 0.1\n"), std::invalid_argument);

@@ -329,33 +329,28 @@ bool share_group(std::span<const std::uint32_t> a, std::span<const std::uint32_t
   return false;
 }
 
-// Both nine digits long and at most 2 apart as numbers.
+// Two nine-digit numbers at most 2 apart.
 bool consecutive_numbers(std::string_view a, std::string_view b) {
-  std::uint64_t x = 0, y = 0;
-  for (char c : a) x = x * 10 + static_cast<std::uint64_t>(c - '0');
-  for (char c : b) y = y * 10 + static_cast<std::uint64_t>(c - '0');
+  const long x = digits_value(a), y = digits_value(b);
   return (x > y ? x - y : y - x) <= 2;
 }
 
 // Days since the epoch of a YYYYMMDD date (normalized upstream), if it is a calendar date.
 std::optional<long> day_number(std::string_view date) {
-  auto number = [&](std::size_t at, std::size_t length) {
-    int value = 0;
-    for (char c : date.substr(at, length)) value = value * 10 + (c - '0');
-    return value;
-  };
-  const std::chrono::year_month_day ymd{std::chrono::year{number(0, 4)},
-                                        std::chrono::month{static_cast<unsigned>(number(4, 2))},
-                                        std::chrono::day{static_cast<unsigned>(number(6, 2))}};
+  const std::chrono::year_month_day ymd{std::chrono::year{digits_value(date.substr(0, 4))},
+                                        std::chrono::month{static_cast<unsigned>(digits_value(date.substr(4, 2)))},
+                                        std::chrono::day{static_cast<unsigned>(digits_value(date.substr(6, 2)))}};
   if (!ymd.ok()) return std::nullopt;
   return std::chrono::sys_days{ymd}.time_since_epoch().count();
 }
 
-// Days between two dates, or -1 when either is not a calendar date.
-long days_apart(std::string_view a, std::string_view b) {
+// Two YYYYMMDD dates at most kWithinYearDays apart. Most pairs of dates are years apart and
+// never reach the calendar arithmetic (400 days can span year numbers two apart: 12-31 to 01-01).
+bool within_a_year(std::string_view a, std::string_view b) {
+  const int year_a = digits_value(a.substr(0, 4)), year_b = digits_value(b.substr(0, 4));
+  if (year_a - year_b > 2 || year_b - year_a > 2) return false;
   const auto x = day_number(a), y = day_number(b);
-  if (!x || !y) return -1;
-  return *x > *y ? *x - *y : *y - *x;
+  return x && y && (*x > *y ? *x - *y : *y - *x) <= level::kWithinYearDays;
 }
 
 bool is_initial_of(std::string_view initial, std::string_view name) {
@@ -431,8 +426,7 @@ std::uint8_t compare_values(Field field, const ValueView& a, const ValueView& b)
       if (same_year) return kDateYearOnly;
       // A year typed wrong along with a day or two, or a sibling born within the year: the
       // guards tell them apart (guard_rule), a parent is never this close.
-      const long apart = days_apart(x, y);
-      if (apart >= 0 && apart <= kWithinYearDays) return kDateWithinYear;
+      if (within_a_year(x, y)) return kDateWithinYear;
       return kDateDisagree;
     }
     case Field::Sex:

@@ -692,8 +692,7 @@ struct Matcher::Impl {
     const bool transposed = first == level::kFirstTransposed;
     const int personal = (first != 0 && !first_differs) + (last != 0 && !last_differs && !transposed) + dob_close +
                          ssn_close * 2 + rid_same * 2 +
-                         (phone == kLevelExact || phone == level::kPhoneOneDigit) +
-                         (email == kLevelExact || email == level::kEmailJw92 || email == level::kEmailSameUser);
+                         (phone == kLevelExact || phone == level::kPhoneOneDigit) + email_agrees;
     // A DOB on both sides that is not (nearly) the same also asks for the third agreement:
     // namesakes born the same year in one town are common (unless taken for a typo, above).
     const bool doubtful = first_differs || last_differs || transposed || (dob != 0 && !dob_close && !near_dob_is_typo);

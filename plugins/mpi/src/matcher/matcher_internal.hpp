@@ -107,6 +107,9 @@ bool normalize_ssn(std::string_view in, const ReferenceTables& tables, std::stri
 bool normalize_recipient_id(std::string_view source, std::string_view id,
                             const ReferenceTables& tables, std::string& out);  // SOURCE|ID
 
+// The number a run of ASCII digits stands for (up to 9 digits; callers pass digits only).
+int digits_value(std::string_view digits) noexcept;
+
 // ---- phonetics and similarity ----
 // NYSIIS (original rules, key truncated to 6 characters). Letters A-Z only.
 void nysiis(std::string_view name, std::string& out);

@@ -229,13 +229,13 @@ int days_in_month(int year, int month) {
   return kDays[static_cast<std::size_t>(month - 1)];
 }
 
-int parse_int(std::string_view digits) {
+}  // namespace
+
+int digits_value(std::string_view digits) noexcept {
   int value = 0;
   for (char c : digits) value = value * 10 + (c - '0');
   return value;
 }
-
-}  // namespace
 
 void fold_upper(std::string_view in, std::string& out, bool keep_digits_in) {
   out.clear();
@@ -327,7 +327,7 @@ bool normalize_date(std::string_view in, const ReferenceTables& tables, std::str
     return false;
   }
   if (!all_digits(y) || !all_digits(m) || !all_digits(d)) return false;
-  const int year = parse_int(y), month = parse_int(m), day = parse_int(d);
+  const int year = digits_value(y), month = digits_value(m), day = digits_value(d);
   if (year < 1870 || year > 2100 || month < 1 || month > 12 || day < 1 ||
       day > days_in_month(year, month)) {
     return false;

@@ -17,9 +17,6 @@
 // file's first M messages only (the rate is per message either way).
 //
 // Targets: >= 150,000 messages/s for (1); >= 50,000 messages/s end to end (4).
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
@@ -30,12 +27,11 @@
 #include <string>
 #include <vector>
 
+#include "child_process.hpp"
 #include "hl7/message.hpp"
 #include "ncvr/product_catalog.hpp"
 #include "vxu/converter.hpp"
 #include "vxu/generator.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -64,33 +60,6 @@ elapsed = time.perf_counter() - start
 assert str(msg.segment('PID')[5][0][0]) != ''
 print(count, elapsed)
 )PY";
-
-// Runs argv with extra environment entries, output to `log`; the wall time in seconds, or a
-// negative value when it could not start or did not exit 0.
-double timed_run(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
-                 const std::string& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> env_storage(extra_env);
-  for (char** e = environ; *e != nullptr; ++e) env_storage.emplace_back(*e);
-  std::vector<char*> env;
-  for (auto& e : env_storage) env.push_back(e.data());
-  env.push_back(nullptr);
-  const auto start = std::chrono::steady_clock::now();
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) return -1;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  const double seconds = seconds_since(start);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? seconds : -1;
-}
 
 }  // namespace
 
@@ -203,9 +172,11 @@ int main(int argc, char** argv) {
       const fs::path home = work_dir / ("home_" + std::to_string(r));
       fs::remove_all(home);
       fs::create_directories(home);
-      const double seconds = timed_run({bin + "/vaxetl", "run", pipeline.string(), "--input", file.string(), "--no-progress"},
-                                       {"VAXETL_HOME=" + home.string()}, log);
-      if (seconds < 0) {
+      const vaxetl::bench::ChildRun run = vaxetl::bench::run_child(
+          {bin + "/vaxetl", "run", pipeline.string(), "--input", file.string(), "--no-progress"}, log,
+          {"VAXETL_HOME=" + home.string()});
+      const double seconds = run.seconds;
+      if (run.exit_code != 0) {
         std::fprintf(stderr, "vaxetl run failed; see %s\n", log.c_str());
         return 1;
       }

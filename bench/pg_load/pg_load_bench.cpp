@@ -10,11 +10,7 @@
 // The URL names a database the bench connects to in order to create (and drop) a scratch
 // database of its own, so every run loads into an empty store. It starts no server. psql comes
 // from $VAXETL_TEST_PG_BIN/psql when set, else from PATH.
-#include <fcntl.h>
 #include <libpq-fe.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -24,43 +20,19 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "child_process.hpp"
 
 namespace {
 
+namespace bench = vaxetl::bench;
+
 namespace fs = std::filesystem;
 
-// Runs argv with stdout and stderr appended to `log`; returns (seconds, exit code).
-std::pair<double, int> run(const std::vector<std::string>& argv, const std::string& log,
-                           const std::vector<std::string>& extra_env = {}) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> env_storage(extra_env);
-  for (char** e = environ; *e != nullptr; ++e) env_storage.emplace_back(*e);
-  std::vector<char*> env;
-  for (auto& e : env_storage) env.push_back(e.data());
-  env.push_back(nullptr);
-  const auto start = std::chrono::steady_clock::now();
-  pid_t pid = 0;
-  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), env.data()) != 0) {
-    std::fprintf(stderr, "cannot start %s\n", args[0]);
-    std::exit(2);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  posix_spawn_file_actions_destroy(&actions);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return {seconds, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)};
-}
-
-void require(int exit_code, const std::string& what, const std::string& log) {
-  if (exit_code == 0) return;
-  std::fprintf(stderr, "%s failed (exit %d); see %s\n", what.c_str(), exit_code, log.c_str());
+// The run's wall time; exits when it could not start or did not exit 0.
+double require(const bench::ChildRun& run, const std::string& what, const std::string& log) {
+  if (run.exit_code == 0) return run.seconds;
+  if (!run.started) std::fprintf(stderr, "cannot start %s\n", what.c_str());
+  else std::fprintf(stderr, "%s failed (exit %d); see %s\n", what.c_str(), run.exit_code, log.c_str());
   std::exit(1);
 }
 
@@ -135,11 +107,11 @@ int main(int argc, char** argv) {
   // errors (some change a line's field count, which psql \copy cannot take; vaxetl still
   // validates every field of every record, and the warnings stay in).
   const std::string input = (work / "BENCHCOVID_20261120080000_CVMS_PROD_PHI_DIRECT_V1.txt").string();
-  require(run({bin + "/ncvr_gen", "--records", std::to_string(records), "--seed", "42", "--org",
+  require(bench::run_child({bin + "/ncvr_gen", "--records", std::to_string(records), "--seed", "42", "--org",
                "BENCH", "--error-rate", "0", "--race-unknown-rate", "0.01", "--race-declined-rate",
                "0.01", "--output",
                input, "--truth", (work / "truth.tsv").string()},
-              log).second,
+              log),
           "ncvr_gen", log);
 
   execute(url, "DROP DATABASE IF EXISTS " + scratch_name + " WITH (FORCE)");
@@ -165,8 +137,9 @@ int main(int argc, char** argv) {
   // text format would read backslashes as escapes.
   const std::string copy = "\\copy ncvr_raw FROM '" + input +
                            "' WITH (FORMAT csv, DELIMITER '|', HEADER true, QUOTE E'\\x01')";
-  const auto [psql_seconds, psql_exit] = run({psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", scratch, "-c", copy}, log);
-  require(psql_exit, "psql \\copy", log);
+  const double psql_seconds =
+      require(bench::run_child({psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", scratch, "-c", copy}, log),
+              "psql \\copy", log);
   const long copied = count_rows(scratch, "SELECT count(*) FROM ncvr_raw");
   if (copied != records) {
     std::fprintf(stderr, "psql \\copy loaded %ld rows, expected %ld; see %s\n", copied, records, log.c_str());
@@ -178,10 +151,10 @@ int main(int argc, char** argv) {
   const std::vector<std::string> env = {"VAXETL_BENCH_PG_URL=" + scratch,
                                         "VAXETL_BENCH_LEDGER=" + (work / "ledger.sqlite").string(),
                                         "VAXETL_BENCH_ERRORS=" + (work / "errors").string()};
-  require(run({bin + "/vaxetl", "db", "migrate", PG_LOAD_PIPELINE}, log, env).second, "vaxetl db migrate", log);
-  const auto [vaxetl_seconds, vaxetl_exit] =
-      run({bin + "/vaxetl", "run", PG_LOAD_PIPELINE, "--input", input, "--no-progress"}, log, env);
-  require(vaxetl_exit, "vaxetl run", log);
+  require(bench::run_child({bin + "/vaxetl", "db", "migrate", PG_LOAD_PIPELINE}, log, env), "vaxetl db migrate", log);
+  const double vaxetl_seconds =
+      require(bench::run_child({bin + "/vaxetl", "run", PG_LOAD_PIPELINE, "--input", input, "--no-progress"}, log, env),
+              "vaxetl run", log);
   const long loaded = count_rows(scratch, "SELECT count(*) FROM vaccinations");
   const long rejected = count_rows(scratch, "SELECT records_rejected FROM loads");
 

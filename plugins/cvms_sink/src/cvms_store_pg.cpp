@@ -394,12 +394,7 @@ class PgStore final : public StoreBackend {
 
   ReceiptResult receive(const Receipt& receipt) override {
     outside_load("receive()");
-    if (!is_vtrcks_pin(receipt.pin))
-      throw ReceiptRefused("the PIN must be NCA followed by 6 upper-case letters or digits");
-    if (receipt.lot_number.empty()) throw ReceiptRefused("the lot number is empty");
-    if (receipt.vials < 1 || receipt.vials > kMaxVialsPerReceipt)
-      throw ReceiptRefused("the number of vials must be between 1 and " +
-                           std::to_string(kMaxVialsPerReceipt));
+    check_receipt_fields(receipt);
     return in_transaction([&] { return record_receipt(receipt); });
   }
 

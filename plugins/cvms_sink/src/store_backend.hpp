@@ -36,6 +36,15 @@ inline bool takes_state_dose(const RecordValues& v) noexcept {
   return v[kInventorySource] == "STATE" && v[kRefusal] != "YES";
 }
 
+// receive()'s checks of the receipt's own fields, the same on every backend.
+inline void check_receipt_fields(const Receipt& receipt) {
+  if (!is_vtrcks_pin(receipt.pin))
+    throw ReceiptRefused("the PIN must be NCA followed by 6 upper-case letters or digits");
+  if (receipt.lot_number.empty()) throw ReceiptRefused("the lot number is empty");
+  if (receipt.vials < 1 || receipt.vials > kMaxVialsPerReceipt)
+    throw ReceiptRefused("the number of vials must be between 1 and " + std::to_string(kMaxVialsPerReceipt));
+}
+
 // receive() of an NDC that is not a catalog unit of sale: names the unit-of-sale NDCs to send
 // instead when `unit_of_sale_ndcs` (" or "-joined) is not empty.
 [[noreturn]] inline void refuse_receipt_ndc(std::string_view ndc, const std::string& unit_of_sale_ndcs) {

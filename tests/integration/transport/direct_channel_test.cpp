@@ -17,6 +17,7 @@
 #include "transport/local_files.hpp"
 #include "transport/smime.hpp"
 #include "transport/transport.hpp"
+#include "transport_error_of.hpp"
 #include "vaxetl_test_support.hpp"
 
 namespace vaxetl::transport {
@@ -25,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using detail::MailAttachment;
 using detail::Smime;
+using test::error_of;
 using test::read_file;
 using test::TempDir;
 using test::write_file;
@@ -162,15 +164,6 @@ class DirectChannelTest : public ::testing::Test {
     return sender.seal(from, "vaxetl@direct.test", "files", read_file(cert), files);
   }
 
-  static TransportError error_of(const std::function<void()>& action) {
-    try {
-      action();
-    } catch (const TransportError& e) {
-      return e;
-    }
-    ADD_FAILURE() << "expected a TransportError";
-    return TransportError("none", true);
-  }
 };
 
 constexpr const char* kAbcSha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";

@@ -13,11 +13,13 @@
 #include <string>
 
 #include "transport/transport.hpp"
+#include "transport_error_of.hpp"
 #include "vaxetl_test_support.hpp"
 
 namespace vaxetl::transport {
 
 namespace fs = std::filesystem;
+using test::error_of;
 using test::files_in;
 using test::read_file;
 using test::TempDir;
@@ -72,15 +74,6 @@ class SftpChannelTest : public ::testing::Test {
   static std::vector<InboxEntry> settled_listing(Channel& channel) {
     channel.list_ready();
     return channel.list_ready();
-  }
-  static TransportError error_of(const std::function<void()>& action) {
-    try {
-      action();
-    } catch (const TransportError& e) {
-      return e;
-    }
-    ADD_FAILURE() << "expected a TransportError";
-    return TransportError("none", true);
   }
 };
 

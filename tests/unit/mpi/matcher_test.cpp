@@ -361,6 +361,45 @@ TEST(MpiMatcher, ExchangedNamesWithATypoedDobAreStillFound) {
   EXPECT_EQ(m.score_only(q.input()).candidates, 1u);
 }
 
+TEST(MpiMatcher, ExchangedNamesAndADobAloneDoNotLink) {
+  // Many people carry each other's names (JAMES THOMAS, THOMAS JAMES): exchanged names are one
+  // agreement and ask for a third besides the DOB.
+  Matcher m = make();
+  Person a;
+  a.first = "Isla";
+  a.last = "Hallworth";
+  a.dob = "1985-02-07";
+  m.match(a.input());
+  Person swapped;
+  swapped.first = "Hallworth";
+  swapped.last = "Isla";
+  swapped.dob = "1985-02-07";
+  const MatchResult& held = m.score_only(swapped.input());
+  EXPECT_EQ(level_name(Field::FirstName, held.comparison[0].level), "transposed");
+  EXPECT_NE(held.decision, Decision::Linked);
+  EXPECT_EQ(held.rule, "too_little_data");
+  swapped.email = "isla.h@example.org";  // a third agreement: the same email
+  a.email = swapped.email;
+  Matcher n = make();
+  n.match(a.input());
+  EXPECT_EQ(n.match(swapped.input()).decision, Decision::Linked);
+}
+
+TEST(MpiMatcher, DobAndCityFindARecordWithGarbledNames) {
+  Matcher m = make();
+  Person a;
+  a.first = "Evie";
+  a.last = "Dean";
+  a.dob = "2015-03-03";
+  a.city = "Portsmouth";
+  m.match(a.input());
+  Person garbled;  // no name key can meet it; DOB + city does, without any fallback key
+  garbled.first = "Qvxe";
+  garbled.dob = "2015-03-03";
+  garbled.city = "Portsmouth";
+  EXPECT_EQ(m.score_only(garbled.input()).candidates, 1u);
+}
+
 TEST(MpiMatcher, FallbackKeysFindAMistypedDobAndAnotherMailDomain) {
   Matcher m = make();
   Person a;
